@@ -1,0 +1,34 @@
+# Quick start: `make run` (worker on the embedded SQS endpoint), `make test` (tox).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test bench lint typing clean
+
+$(STAMP): setup.py pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[embedded,test]" "tox>=4"
+	touch $(STAMP)
+
+## run: start the worker on the embedded SQS endpoint (127.0.0.1:9324)
+run: $(STAMP)
+	$(BIN)/python -m briefy.choreographer.worker
+
+## test: the whole suite through tox (lint, typing, unit and end-to-end tests)
+test: $(STAMP)
+	$(BIN)/tox run
+
+## bench: the throughput benchmark
+bench: $(STAMP)
+	$(BIN)/choreographer bench
+
+lint: $(STAMP)
+	$(BIN)/tox run -e lint
+
+typing: $(STAMP)
+	$(BIN)/tox run -e typing
+
+clean:
+	rm -rf $(VENV) .tox build dist src/*.egg-info

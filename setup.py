@@ -1,0 +1,42 @@
+"""Distribution of briefy.choreographer (and its briefy.common foundation)."""
+
+from setuptools import find_namespace_packages, setup
+
+setup(
+    name="briefy.choreographer",
+    version="1.0.0.dev0",
+    description="Event choreographer: reads events from SQS, runs ZCA actions, writes payloads to SQS.",
+    long_description=open("README.rst", encoding="utf-8").read(),
+    long_description_content_type="text/x-rst",
+    license="MIT",
+    python_requires=">=3.11",
+    package_dir={"": "src"},
+    packages=find_namespace_packages(where="src", include=["briefy.*"]),
+    include_package_data=True,
+    package_data={"": ["*.zcml", "py.typed"]},
+    zip_safe=False,
+    install_requires=[
+        "boto3>=1.34",
+        "fastjsonschema>=2.19",
+        "orjson>=3.9",
+        "prometheus-client>=0.20",
+        "structlog>=24.1",
+        "zope.component>=6.0",
+        "zope.configuration>=5.0",
+        "zope.event>=5.0",
+        "zope.interface>=6.0",
+    ],
+    extras_require={
+        # The embedded SQS endpoint for development (moto's server, in-process).
+        "embedded": ["moto[server]>=5.0"],
+        "test": ["moto[server]>=5.0", "pytest>=8.0", "pytest-timeout>=2.3"],
+    },
+    entry_points={
+        "console_scripts": ["choreographer = briefy.choreographer.cli:main"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Typing :: Typed",
+    ],
+)

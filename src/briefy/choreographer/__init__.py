@@ -1,0 +1,1 @@
+"""The event choreographer: SQS events in, ZCA actions, SQS payloads out."""

@@ -1,0 +1,60 @@
+"""What the subcommands share: settings, logging to stderr, clear errors."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+from briefy.choreographer.bootstrap import StartupError, bootstrap
+from briefy.choreographer.config import Settings, SettingsError
+from briefy.choreographer.logging import configure_logging
+
+OK, FAILED, USAGE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; ``code`` is the exit code."""
+
+    def __init__(self, message: str, code: int = FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = FAILED) -> NoReturn:
+    """Stop the command with ``message`` on stderr and exit ``code``."""
+    raise CommandError(message, code)
+
+
+def settings_for_tool() -> Settings:
+    """Settings from the environment, logging configured to stderr (stdout is the output)."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        fail(str(error), USAGE)
+    configure_logging(settings, sys.stderr)
+    return settings
+
+
+def load(settings: Settings) -> Any:
+    """Load the choreography without reaching SQS."""
+    try:
+        return bootstrap(settings, connect=False)
+    except StartupError as error:
+        fail(str(error), USAGE)
+
+
+def guarded(run: Any) -> Any:
+    """Wrap a command's ``run`` so ``CommandError`` prints and becomes the exit code."""
+
+    def wrapper(args: Any) -> int:
+        try:
+            code: int = run(args)
+        except CommandError as error:
+            print(f"choreographer {args.command}: error: {error}", file=sys.stderr)
+            return error.code
+        except KeyboardInterrupt:
+            print(f"choreographer {args.command}: interrupted", file=sys.stderr)
+            return 130
+        return code
+
+    return wrapper

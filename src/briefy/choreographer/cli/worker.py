@@ -1,0 +1,99 @@
+"""``choreographer worker`` (and ``python -m briefy.choreographer.worker``): run the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+
+from briefy.choreographer.bootstrap import Application, StartupError, bootstrap
+from briefy.choreographer.config import Settings, SettingsError
+from briefy.choreographer.logging import configure_logging
+
+log = structlog.get_logger("briefy.choreographer.worker")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``worker``."""
+    parser = subparsers.add_parser(
+        "worker",
+        help="run the worker (the daemon)",
+        description="Run the worker until SIGTERM or SIGINT. In development with no SQS "
+        "endpoint configured it serves one itself on 127.0.0.1:9324.",
+    )
+    parser.set_defaults(run=lambda args: run_worker([]))
+
+
+def run_worker(argv: Sequence[str] | None = None) -> int:
+    """Bootstrap, run until a signal, and return the exit code (0 after a graceful stop)."""
+    argparse.ArgumentParser(
+        prog="python -m briefy.choreographer.worker",
+        description="Run the choreographer worker; settings come from the environment.",
+    ).parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"choreographer worker: error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    try:
+        app = bootstrap(settings)
+    except StartupError as error:
+        log.error("startup_failed", reason=str(error))
+        print(f"choreographer worker: error: {error}", file=sys.stderr)
+        return 2
+    from briefy.choreographer.worker import Worker
+
+    worker = Worker(app.events, settings, app.dead_letters)  # type: ignore[arg-type]
+    announce(app)
+    install_signal_handlers(worker)
+    try:
+        worker.run()
+    finally:
+        app.close()
+    return 0
+
+
+def announce(app: Application) -> None:
+    """Say where the worker reads from; in embedded mode, how to publish to it."""
+    settings = app.settings
+    assert app.events is not None
+    if app.embedded is not None:
+        log.info(
+            "embedded_sqs_started",
+            endpoint=app.embedded.url,
+            region=app.client.meta.region_name,
+            queues=sorted(q.queue_name for q in app.queues.values()),
+            publish=(
+                f"aws --endpoint-url {app.embedded.url} --region {app.client.meta.region_name} "
+                f"sqs send-message --queue-url {app.events.url} --message-body file://event.json"
+            ),
+        )
+    log.info(
+        "worker_configured",
+        mode=settings.mode,
+        endpoint=app.endpoint,
+        events_queue=app.events.url,
+        dead_letter_queue=app.dead_letters.url if app.dead_letters else None,
+        fifo=app.events.fifo,
+        concurrency=settings.concurrency,
+    )
+
+
+def install_signal_handlers(worker: Any) -> None:
+    """First SIGTERM/SIGINT: graceful stop. Second: exit at once."""
+
+    def handle(signum: int, _: Any) -> None:
+        if worker.stopping:
+            log.warning("forced_exit", signal=signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("signal_received", signal=signal.Signals(signum).name)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

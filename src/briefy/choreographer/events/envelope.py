@@ -1,0 +1,97 @@
+"""The event message: parse and check the body of an ``events`` queue message."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from briefy.choreographer.errors import BadInput
+
+#: Namespace of the ids the choreographer derives (event ids, output ids).
+NAMESPACE = uuid.UUID("6f1d3c56-4a53-5b7e-9d0e-5b1f0c6a2e91")
+
+_REQUIRED_TEXT = ("event_name", "guid")
+_OPTIONAL_TEXT = ("id", "actor", "request_id")
+
+
+@dataclass(frozen=True, slots=True)
+class EventMessage:
+    """A checked event message: the fields of SPEC.md's event message table."""
+
+    event_name: str
+    guid: str
+    id: str
+    actor: str
+    request_id: str
+    created_at: datetime
+    data: Mapping[str, Any]
+    body: str
+
+
+def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
+    """Parse and check an event message body; raise ``BadInput`` saying what is wrong.
+
+    An absent ``id`` is derived from ``fallback_id`` (the SQS MessageId), so every
+    redelivery of one message gets the same event id.
+    """
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BadInput("invalid_json", f"body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise BadInput("not_an_object", f"body is a JSON {type(document).__name__}, not an object")
+    name = document.get("event_name")
+    event_name = name if isinstance(name, str) else ""
+    for key in _REQUIRED_TEXT:
+        value = document.get(key)
+        if value is None:
+            raise BadInput("missing_field", f"required field {key!r} is missing", event_name)
+        if not isinstance(value, str) or not value.strip():
+            raise BadInput("wrong_type", f"field {key!r} must be a non-empty string", event_name)
+    for key in _OPTIONAL_TEXT:
+        if document.get(key) is not None and not isinstance(document[key], str):
+            raise BadInput("wrong_type", f"field {key!r} must be a string", event_name)
+    created_at = _created_at(document.get("created_at"), event_name)
+    data = document.get("data")
+    if data is None:
+        raise BadInput("missing_field", "required field 'data' is missing", event_name)
+    if not isinstance(data, dict):
+        raise BadInput("wrong_type", "field 'data' must be a JSON object", event_name)
+    event_id = document.get("id") or str(uuid.uuid5(NAMESPACE, fallback_id or body_text(body)))
+    return EventMessage(
+        event_name=event_name,
+        guid=document["guid"],
+        id=event_id,
+        actor=document.get("actor") or "",
+        request_id=document.get("request_id") or "",
+        created_at=created_at,
+        data=data,
+        body=body_text(body),
+    )
+
+
+def _created_at(value: Any, event_name: str) -> datetime:
+    if value is None:
+        raise BadInput("missing_field", "required field 'created_at' is missing", event_name)
+    if not isinstance(value, str):
+        raise BadInput("wrong_type", "field 'created_at' must be an ISO 8601 string", event_name)
+    try:
+        if "T" not in value.upper() and " " not in value:
+            raise ValueError("a date without a time")
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise BadInput(
+            "invalid_datetime",
+            f"field 'created_at' is not an ISO 8601 date-time: {value[:64]!r}",
+            event_name,
+        ) from None
+
+
+def body_text(body: str | bytes) -> str:
+    """The body as text."""
+    return body if isinstance(body, str) else body.decode("utf-8", "replace")

@@ -1,0 +1,1 @@
+"""Output queues: the SQS queues other services read, each with its payload schema."""

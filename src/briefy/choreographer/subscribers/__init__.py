@@ -1,0 +1,43 @@
+"""Handlers: subscribers that turn an internal event into its ordered actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zope.component import getSiteManager
+from zope.interface import providedBy
+
+from briefy.choreographer.actions import IAction
+from briefy.choreographer.data import DataTransferObject
+
+
+class BaseHandler:
+    """A subscriber for one kind of internal event.
+
+    Called with the event, it builds the ``_info_class_`` DTO from the event's
+    data, finds every ``IAction`` multi-adapter of ``(dto, event)``, and hands them,
+    lowest ``weight`` first, to the event's outbox.
+    """
+
+    _info_class_: type[DataTransferObject] = DataTransferObject
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} dto={self._info_class_.__name__}>"
+
+    def __call__(self, event: Any) -> None:
+        data = self._info_class_(event)
+        for action in self.actions(data, event):
+            event.outbox.add(action, self)
+
+    def actions(self, data: Any, event: Any) -> list[Any]:
+        """The actions for ``(data, event)``, lowest weight first (then by name)."""
+        registry = getSiteManager()
+        found = []
+        for name, factory in registry.adapters.lookupAll((providedBy(data), providedBy(event)), IAction):
+            action = factory(data, event)
+            if action is None:
+                continue
+            action.name = name or action.name
+            found.append(action)
+        found.sort(key=lambda action: (action.weight, action.name))
+        return found

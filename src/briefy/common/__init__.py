@@ -1,0 +1,1 @@
+"""Foundation shared by briefy services: SQS queues, messages and the queue worker."""

@@ -1,0 +1,92 @@
+"""Messages as they come from SQS and as they go to it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class SQSMessage:
+    """A received SQS message: its body, receipt handle and attributes."""
+
+    message_id: str
+    receipt_handle: str
+    body: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    message_attributes: dict[str, str] = field(default_factory=dict)
+    received_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def from_response(cls, raw: dict[str, Any]) -> SQSMessage:
+        """Build from one entry of a ReceiveMessage response."""
+        attributes = {
+            name: str(value.get("StringValue", ""))
+            for name, value in raw.get("MessageAttributes", {}).items()
+        }
+        return cls(
+            message_id=raw["MessageId"],
+            receipt_handle=raw["ReceiptHandle"],
+            body=raw.get("Body", ""),
+            attributes=dict(raw.get("Attributes", {})),
+            message_attributes=attributes,
+        )
+
+    @property
+    def receive_count(self) -> int:
+        """How many times SQS has delivered this message (1 on the first delivery)."""
+        return int(self.attributes.get("ApproximateReceiveCount", "1"))
+
+    @property
+    def group_id(self) -> str | None:
+        """The FIFO MessageGroupId, if any."""
+        return self.attributes.get("MessageGroupId")
+
+
+@dataclass(slots=True)
+class OutgoingMessage:
+    """A message ready to send: serialised body, string attributes, FIFO ids."""
+
+    body: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    dedup_id: str | None = None
+    group_id: str | None = None
+    delay: int = 0
+
+    def size(self) -> int:
+        """Bytes SQS counts against its size limits: body plus attributes."""
+        return len(self.body.encode("utf-8")) + sum(len(k) + len(v) + 6 for k, v in self.attributes.items())
+
+    def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
+        """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
+        entry: dict[str, Any] = {"Id": entry_id, "MessageBody": self.body}
+        if self.attributes:
+            entry["MessageAttributes"] = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in self.attributes.items()
+                if value != ""
+            }
+        if fifo:
+            entry["MessageGroupId"] = self.group_id or "default"
+            if self.dedup_id:
+                entry["MessageDeduplicationId"] = self.dedup_id
+        elif self.delay:
+            entry["DelaySeconds"] = self.delay
+        return entry
+
+
+@dataclass(slots=True, frozen=True)
+class SendResult:
+    """The outcome of sending one ``OutgoingMessage``."""
+
+    message: OutgoingMessage
+    message_id: str | None = None
+    error_code: str = ""
+    error_message: str = ""
+    transient: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when SQS accepted the message."""
+        return self.message_id is not None
