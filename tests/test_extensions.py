@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -209,3 +211,46 @@ def test_a_good_extension_without_actions_loads(site: Path) -> None:
     )
     load_zcml(Settings())
     assert wiring("lead.created") == [("lead.created.mail", 100, "mail.queue")]
+
+
+def tutorial_blocks() -> list[tuple[str, str]]:
+    """(fixture file, code) of each README tutorial block introduced by a fixture path."""
+    readme = (Path(__file__).parent.parent / "README.rst").read_text()
+    section = readme.split("Add an event and an action\n---", 1)[1].split("\nDocker\n---", 1)[0]
+    lines = section.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if not line.rstrip().endswith("::"):
+            continue
+        start = i
+        while start > 0 and lines[start - 1].strip():
+            start -= 1
+        paragraph = " ".join(lines[start : i + 1])
+        indent = len(line) - len(line.lstrip())
+        block = []
+        for following in lines[i + 1 :]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            block.append(following)
+        paths = [p for p in re.findall(r"``([\w./-]+)``", paragraph) if (SLACK / p).is_file()]
+        if paths:
+            found.append((paths[-1], textwrap.dedent("\n".join(block)).strip("\n")))
+    return found
+
+
+def test_the_tutorial_matches_the_example_package() -> None:
+    """Each code block of README "Add an event and an action" is text of the fixture package."""
+    blocks = tutorial_blocks()
+    assert {path for path, _ in blocks} >= {
+        "src/slack_extension/events.py",
+        "src/slack_extension/data.py",
+        "src/slack_extension/subscribers.py",
+        "src/slack_extension/queues.py",
+        "src/slack_extension/actions.py",
+        "src/slack_extension/configure.zcml",
+        "pyproject.toml",
+    }
+    for path, code in blocks:
+        source = (SLACK / path).read_text()
+        indented = [textwrap.indent(code, " " * n) for n in (0, 2, 4)]
+        assert any(candidate in source for candidate in indented), path
