@@ -136,6 +136,14 @@ def test_extensions_setting_with_an_unknown_name_fails(site: Path) -> None:
         load_zcml(Settings.from_env({"CHOREOGRAPHER_EXTENSIONS": "slack, teams"}))
 
 
+def test_two_packages_declaring_one_extension_name_fail(site: Path) -> None:
+    """Two distributions claiming the same extension name stop start-up, naming both."""
+    install_extension(site, "acme-one", "twin", "twin_one", {"__init__.py": "", "configure.zcml": GOOD_ZCML})
+    install_extension(site, "acme-two", "twin", "twin_two", {"__init__.py": "", "configure.zcml": GOOD_ZCML})
+    with pytest.raises(StartupError, match=r"extension 'twin'.*acme-(one|two) 0\.1.*acme-(one|two) 0\.1"):
+        load_zcml(Settings())
+
+
 def test_extensions_setting_reads_a_list() -> None:
     """The setting is a comma-separated list; unset means every installed extension."""
     assert Settings.from_env({}).extensions is None

@@ -106,7 +106,14 @@ def load_zcml(settings: Settings) -> None:
 
 def extensions(settings: Settings) -> list[EntryPoint]:
     """The installed extensions to load, by name (``CHOREOGRAPHER_EXTENSIONS`` chooses)."""
-    installed = {ep.name: ep for ep in entry_points(group=EXTENSIONS)}
+    installed: dict[str, EntryPoint] = {}
+    for entry_point in entry_points(group=EXTENSIONS):
+        other = installed.setdefault(entry_point.name, entry_point)
+        if other.value != entry_point.value:
+            raise StartupError(
+                f"two installed packages declare the extension {entry_point.name!r}: "
+                f"{_origin(other)} and {_origin(entry_point)}; uninstall one"
+            )
     if settings.extensions is None:
         return [installed[name] for name in sorted(installed)]
     unknown = [name for name in settings.extensions if name not in installed]
@@ -119,12 +126,17 @@ def extensions(settings: Settings) -> list[EntryPoint]:
     return [installed[name] for name in settings.extensions]
 
 
+def _origin(entry_point: EntryPoint) -> str:
+    """The entry point's value and, when known, the distribution declaring it."""
+    origin = repr(entry_point.value)
+    if entry_point.dist is not None:
+        origin += f" of {entry_point.dist.name} {entry_point.dist.version}"
+    return origin
+
+
 def include_extension(context: Any, entry_point: EntryPoint) -> None:
     """Read an extension's ``configure.zcml`` into ``context`` (not executed yet)."""
-    where = f"extension {entry_point.name!r} ({EXTENSIONS} entry point {entry_point.value!r}"
-    if entry_point.dist is not None:
-        where += f" of {entry_point.dist.name} {entry_point.dist.version}"
-    where += ")"
+    where = f"extension {entry_point.name!r} ({EXTENSIONS} entry point {_origin(entry_point)})"
     try:
         package = importlib.import_module(entry_point.module)
     except Exception as error:
