@@ -194,6 +194,8 @@ class WorkerProcess:
             **base,
             "CHOREOGRAPHER_LOG_FORMAT": "json",
             "CHOREOGRAPHER_WAIT_TIME": "1",
+            # Production mode serves metrics on 8000 by default: tests ask for a port.
+            "CHOREOGRAPHER_METRICS_PORT": "0",
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -5,9 +5,11 @@ Entry points call it; importing any module of the package does none of this.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 import boto3
@@ -66,20 +68,95 @@ def site_zcml(settings: Settings) -> str:
     return str(resources.files("briefy.choreographer") / "site.zcml")
 
 
+#: The entry point group of extension packages: ``name = package``, whose
+#: ``configure.zcml`` is loaded after the site configuration.
+EXTENSIONS = "briefy.choreographer.extensions"
+
 _loaded: set[str] = set()
 
 
 def load_zcml(settings: Settings) -> None:
-    """Load the site ZCML into the global registry (once per process) and check wiring."""
+    """Load the site ZCML and the installed extensions (once per process); check wiring.
+
+    The site file and every extension are read in one configuration context, so a
+    package both included by the site file and installed as an extension is
+    loaded once, and conflicting registrations are reported with their files.
+    """
     path = site_zcml(settings)
     if path in _loaded:
         return
     try:
-        xmlconfig.file(path)
+        context = xmlconfig.file(path, execute=False)
     except (ConfigurationError, OSError) as error:
         raise StartupError(f"cannot load the choreography configuration {path}: {error}") from error
+    chosen = extensions(settings)
+    for entry_point in chosen:
+        include_extension(context, entry_point)
+    try:
+        context.execute_actions()
+    except ConfigurationError as error:
+        raise StartupError(
+            f"cannot load the choreography configuration {path}{_culprit(error, chosen)}: {error}"
+        ) from error
     _loaded.add(path)
+    if chosen:
+        log.info("extensions_loaded", extensions={ep.name: ep.module for ep in chosen})
     check_wiring()
+
+
+def extensions(settings: Settings) -> list[EntryPoint]:
+    """The installed extensions to load, by name (``CHOREOGRAPHER_EXTENSIONS`` chooses)."""
+    installed: dict[str, EntryPoint] = {}
+    for entry_point in entry_points(group=EXTENSIONS):
+        other = installed.setdefault(entry_point.name, entry_point)
+        if other.value != entry_point.value:
+            raise StartupError(
+                f"two installed packages declare the extension {entry_point.name!r}: "
+                f"{_origin(other)} and {_origin(entry_point)}; uninstall one"
+            )
+    if settings.extensions is None:
+        return [installed[name] for name in sorted(installed)]
+    unknown = [name for name in settings.extensions if name not in installed]
+    if unknown:
+        raise StartupError(
+            f"CHOREOGRAPHER_EXTENSIONS names {', '.join(map(repr, unknown))}, which "
+            f"{'is' if len(unknown) == 1 else 'are'} not installed; installed: "
+            f"{', '.join(sorted(installed)) or 'none'}"
+        )
+    return [installed[name] for name in settings.extensions]
+
+
+def _origin(entry_point: EntryPoint) -> str:
+    """The entry point's value and, when known, the distribution declaring it."""
+    origin = repr(entry_point.value)
+    if entry_point.dist is not None:
+        origin += f" of {entry_point.dist.name} {entry_point.dist.version}"
+    return origin
+
+
+def include_extension(context: Any, entry_point: EntryPoint) -> None:
+    """Read an extension's ``configure.zcml`` into ``context`` (not executed yet)."""
+    where = f"extension {entry_point.name!r} ({EXTENSIONS} entry point {_origin(entry_point)})"
+    try:
+        package = importlib.import_module(entry_point.module)
+    except Exception as error:
+        raise StartupError(f"cannot import {where}: {type(error).__name__}: {error}") from error
+    try:
+        xmlconfig.file("configure.zcml", package=package, context=context, execute=False)
+    except (ConfigurationError, OSError) as error:
+        raise StartupError(f"cannot load the configure.zcml of {where}: {error}") from error
+
+
+def _culprit(error: Exception, chosen: list[EntryPoint]) -> str:
+    """Name the extensions whose files an error of the whole configuration mentions."""
+    text = str(error)
+    named = []
+    for entry_point in chosen:
+        module = importlib.import_module(entry_point.module)
+        folders = [str(folder) for folder in getattr(module, "__path__", [])]
+        if any(folder in text for folder in folders):
+            named.append(repr(entry_point.name))
+    return f" (with extension {', '.join(named)})" if named else ""
 
 
 def reset_zcml() -> None:
@@ -103,10 +180,11 @@ def check_wiring() -> None:
                 )
 
 
-def make_client(settings: Settings, endpoint_url: str | None = None) -> Any:
+def make_client(settings: Settings, endpoint_url: str | None = None, overrides: Config | None = None) -> Any:
     """The process's one SQS client; boto3 finds endpoint, region and credentials itself.
 
-    Only the embedded endpoint is passed explicitly.
+    Only the embedded endpoint is passed explicitly. ``overrides`` changes the
+    client's configuration (the readiness probe wants short timeouts).
     """
     config = Config(
         retries={"mode": "standard", "max_attempts": 3},
@@ -114,6 +192,8 @@ def make_client(settings: Settings, endpoint_url: str | None = None) -> Any:
         read_timeout=settings.wait_time + 20,
         max_pool_connections=max(10, settings.concurrency * 3),
     )
+    if overrides is not None:
+        config = config.merge(overrides)
     kwargs: dict[str, Any] = {"config": config}
     region = settings.region or (None if settings.production else "us-east-1")
     if region:

@@ -50,6 +50,8 @@ class Settings:
     metrics_port: int = 0
     metrics_host: str = "0.0.0.0"
     redact: bool | None = None
+    #: Extension names to load (``CHOREOGRAPHER_EXTENSIONS``); ``None``: every installed one.
+    extensions: tuple[str, ...] | None = None
 
     @property
     def production(self) -> bool:
@@ -114,9 +116,10 @@ class Settings:
             backoff_max=reader.integer("BACKOFF_MAX", 900, 0, 43_200),
             shutdown_timeout=reader.number("SHUTDOWN_TIMEOUT", 20.0, 0.0, 3600.0),
             startup_timeout=reader.number("STARTUP_TIMEOUT", 60.0, 0.0, 3600.0),
-            metrics_port=reader.integer("METRICS_PORT", 0, 0, 65535),
+            metrics_port=reader.integer("METRICS_PORT", 8000 if mode == "production" else 0, 0, 65535),
             metrics_host=reader.text("METRICS_HOST", "0.0.0.0"),
             redact=reader.flag("REDACT"),
+            extensions=reader.names("EXTENSIONS"),
         )
         return settings
 
@@ -155,6 +158,15 @@ class _Reader:
         if value != int(value):
             raise SettingsError(f"{PREFIX}{name} must be a whole number, not {value:g}")
         return int(value)
+
+    def names(self, name: str) -> tuple[str, ...] | None:
+        """A comma-separated list; unset means ``None`` (all), ``none`` an empty list."""
+        raw = self.text(name, "")
+        if not raw:
+            return None
+        if raw.lower() == "none":
+            return ()
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
 
     def flag(self, name: str) -> bool | None:
         raw = self.text(name, "").lower()

@@ -21,6 +21,8 @@ from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import Job, backoff, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
+from briefy.choreographer.logging import correlation
+from briefy.choreographer.metrics import Metrics
 from briefy.choreographer.outbox import Planned, PlanningOutbox
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
@@ -36,7 +38,13 @@ log = structlog.get_logger(__name__)
 class Worker(QueueWorker):
     """Reads the ``events.queue`` utility and choreographs each event."""
 
-    def __init__(self, queue: EventQueue, settings: Settings, dead_letters: Queue | None = None) -> None:
+    def __init__(
+        self,
+        queue: EventQueue,
+        settings: Settings,
+        dead_letters: Queue | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         super().__init__(
             queue,
             wait_time=settings.wait_time,
@@ -49,6 +57,7 @@ class Worker(QueueWorker):
         if dlq is None:
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
+        self.metrics = metrics if metrics is not None else Metrics()  # metrics
 
     # -- the batch -------------------------------------------------------------
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
@@ -62,6 +71,7 @@ class Worker(QueueWorker):
             waiting += [job.message for job in batch if job not in active]
             for job in active:
                 self.plan(job)
+                self.metrics.received(job)  # metrics
             self.deliver(active)
             done, kept = self.settle(active)
             finished += done
@@ -71,6 +81,7 @@ class Worker(QueueWorker):
         if finished:
             for message in self.events.delete_messages(finished):
                 log.warning("delete_failed", message_id=message.message_id)
+        self.metrics.batch_done(messages)  # metrics
 
     # -- plan ------------------------------------------------------------------
     def plan(self, job: Job) -> None:
@@ -163,7 +174,13 @@ class Worker(QueueWorker):
                     retry.append(job)
             else:
                 finished.append(job.message)
-                log.debug("event_done", message_id=job.message.message_id, actions=len(job.results))
+                self.metrics.settled(job, "done")  # metrics
+                log.debug(
+                    "event_done",
+                    message_id=job.message.message_id,
+                    actions=len(job.results),
+                    **correlation(job.event),
+                )
         finished += self._dead_letter(dead, retry)
         finished += self._retry(retry)
         kept = [job for job in jobs if job.message not in finished]
@@ -181,8 +198,10 @@ class Worker(QueueWorker):
                 "event_name": job.event_name,
                 "error_type": letter.attributes["error_type"],
                 "reason": letter.attributes["error_message"],
+                **correlation(job.event),
             }
             if result.ok:
+                self.metrics.settled(job, "dead_lettered", fields["error_type"])  # metrics
                 log.error("event_dead_lettered", dead_letter_id=result.message_id, **fields)
                 finished.append(job.message)
             else:
@@ -213,6 +232,7 @@ class Worker(QueueWorker):
                     )
         rest = [job for job in jobs if job.message not in replaced]
         for job in jobs:
+            self.metrics.settled(job, "retried")  # metrics
             log.warning(
                 "event_retry",
                 message_id=job.message.message_id,
@@ -221,6 +241,7 @@ class Worker(QueueWorker):
                 retry_in=delays[id(job)],
                 remaining=[p.name for p, _ in job.failures()],
                 envelope=job.message in replaced,
+                **correlation(job.event),
             )
         if rest:
             self.events.change_visibility((job.message, delays[id(job)]) for job in rest)

@@ -44,19 +44,32 @@ def run_worker(argv: Sequence[str] | None = None) -> int:
     try:
         app = bootstrap(settings)
     except StartupError as error:
-        log.error("startup_failed", reason=str(error))
-        print(f"choreographer worker: error: {error}", file=sys.stderr)
-        return 2
+        return startup_failed(error)
+    from briefy.choreographer.monitor import start_monitor
     from briefy.choreographer.worker import Worker
 
     worker = Worker(app.events, settings, app.dead_letters)  # type: ignore[arg-type]
+    try:
+        monitor = start_monitor(app, worker)  # metrics and health (CHOREOGRAPHER_METRICS_PORT)
+    except StartupError as error:
+        app.close()
+        return startup_failed(error)
     announce(app)
     install_signal_handlers(worker)
     try:
         worker.run()
     finally:
+        if monitor is not None:
+            monitor.stop()
         app.close()
     return 0
+
+
+def startup_failed(error: StartupError) -> int:
+    """Log and print why the worker cannot start; return the exit code (2)."""
+    log.error("startup_failed", reason=str(error))
+    print(f"choreographer worker: error: {error}", file=sys.stderr)
+    return 2
 
 
 def announce(app: Application) -> None:
