@@ -70,7 +70,7 @@ def create_queues(client: Any, settings: Settings) -> list[str]:
     return [item.url for item in provision(client, settings) if item.url]
 
 
-def _find(client: Any, queue_name: str) -> str | None:
+def find_queue(client: Any, queue_name: str) -> str | None:
     """The URL of a queue, or None when it does not exist."""
     try:
         if is_url(queue_name):
@@ -85,7 +85,7 @@ def _ensure(
     client: Any, utility: str, queue_name: str, attributes: dict[str, str] | None = None
 ) -> Provisioned:
     """Find the queue, or create it with ``attributes`` (FIFO when the name ends in .fifo)."""
-    url = _find(client, queue_name)
+    url = find_queue(client, queue_name)
     if url is not None:
         return Provisioned(utility, queue_name, url, "exists")
     if is_url(queue_name):
@@ -93,6 +93,13 @@ def _ensure(
     attributes = {**_fifo(queue_name), **(attributes or {})}
     url = client.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
     return Provisioned(utility, queue_name, str(url), "created")
+
+
+def redrive_target(client: Any, url: str) -> str | None:
+    """The name of the DLQ in the queue's redrive policy, if it has one."""
+    raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    policy = orjson.loads(raw.get("RedrivePolicy") or "{}")
+    return str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
 
 
 def _fifo(queue_name: str) -> dict[str, str]:
@@ -103,7 +110,7 @@ def _events_and_dead_letters(client: Any, settings: Settings) -> list[Provisione
     """The events queue and its DLQ, tied by a redrive policy."""
     events = getUtility(IQueue, name=EVENTS)
     events_name = settings.queue_name(EVENTS, events.default_queue_name)
-    url = _find(client, events_name)
+    url = find_queue(client, events_name)
     policy: dict[str, Any] = {}
     if url is not None:
         raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
