@@ -86,12 +86,8 @@ def handler_name(handler: Any) -> str:
 
 
 def handlers_for(spec: IInterface) -> list[Any]:
-    """The handler subscribers that an event providing ``spec`` reaches, in registration order."""
-    return [
-        registration.handler
-        for registration in getGlobalSiteManager().registeredHandlers()
-        if registration.required and spec.isOrExtends(registration.required[0])
-    ]
+    """The handler subscribers an event providing ``spec`` reaches, in the order notify calls them."""
+    return list(getGlobalSiteManager().adapters.subscriptions([spec], None))
 
 
 def actions_for(data_spec: IInterface, event_spec: IInterface) -> list[tuple[str, Any]]:
