@@ -164,9 +164,11 @@ class Hold:
         return self.queue.change_visibility([(message, 0) for message in held]) if held else []
 
 
-def peek(queue: Queue, limit: int, match: Filter | None = None, visibility: int = 30) -> list[DeadLetter]:
+def peek(
+    queue: Queue, limit: int, match: Filter | None = None, visibility: int = 30, wait: int = 1
+) -> list[DeadLetter]:
     """Up to ``limit`` letters (matching ``match``), consuming none of them."""
-    hold = Hold(queue, visibility)
+    hold = Hold(queue, visibility, wait)
     letters: list[DeadLetter] = []
     try:
         while len(letters) < limit:
@@ -223,6 +225,7 @@ class Redrive:
         limit: int | None = None,
         dry_run: bool = False,
         visibility: int = 120,
+        wait: int = 1,
     ) -> None:
         self.dead_letters = dead_letters
         self.events = events
@@ -230,6 +233,7 @@ class Redrive:
         self.limit = limit
         self.dry_run = dry_run
         self.visibility = visibility
+        self.wait = wait
         self.stopping = False
         self.started = 0
         self.sent: set[str] = set()
@@ -241,7 +245,7 @@ class Redrive:
     def run(self, progress: Callable[[int, RedriveReport], None] | None = None) -> RedriveReport:
         """Redrive until the DLQ has nothing more, the limit is reached, a send fails or ``stop()``."""
         report = RedriveReport(dry_run=self.dry_run)
-        hold = Hold(self.dead_letters, self.visibility)
+        hold = Hold(self.dead_letters, self.visibility, self.wait)
         self.started = int(time.time() * 1000)
         try:
             while not self._done(report):

@@ -95,11 +95,16 @@ def _ensure(
     return Provisioned(utility, queue_name, str(url), "created")
 
 
+def redrive_policy(client: Any, url: str) -> dict[str, Any]:
+    """The queue's redrive policy ({} when it has none)."""
+    raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+    policy: dict[str, Any] = orjson.loads(raw.get("RedrivePolicy") or "{}")
+    return policy
+
+
 def redrive_target(client: Any, url: str) -> str | None:
     """The name of the DLQ in the queue's redrive policy, if it has one."""
-    raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
-    policy = orjson.loads(raw.get("RedrivePolicy") or "{}")
-    return str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
+    return str(redrive_policy(client, url).get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
 
 
 def _fifo(queue_name: str) -> dict[str, str]:
@@ -111,10 +116,7 @@ def _events_and_dead_letters(client: Any, settings: Settings) -> list[Provisione
     events = getUtility(IQueue, name=EVENTS)
     events_name = settings.queue_name(EVENTS, events.default_queue_name)
     url = find_queue(client, events_name)
-    policy: dict[str, Any] = {}
-    if url is not None:
-        raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"]
-        policy = orjson.loads(raw.get("RedrivePolicy") or "{}")
+    policy = redrive_policy(client, url) if url is not None else {}
     target = str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
     dlq = _ensure(client, DEAD_LETTERS, dead_letter_name(settings, events_name, target))
     if dlq.url is None:
