@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -111,10 +112,19 @@ def groups(letters: list[DeadLetter]) -> list[tuple[str, str, list[DeadLetter]]]
     return [(error_type, event_name, members) for (error_type, event_name), members in ordered]
 
 
+def _when(timestamp: str) -> str:
+    """An ISO 8601 time as ``2026-11-29 00:24:00 UTC`` (as it is if it is not one)."""
+    try:
+        moment = datetime.fromisoformat(timestamp).astimezone(UTC)
+    except ValueError:
+        return timestamp or "at an unknown time"
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def render_letter(letter: DeadLetter) -> list[str]:
     """One letter as indented lines."""
     info = letter.as_dict()
-    head = f"  {info['message_id']}  failed at {info['failed_at'] or '?'}"
+    head = f"  {info['message_id']}  failed {_when(info['failed_at'])}"
     if info["receive_count"]:
         head += f"  attempt {info['receive_count']}"
     if info["worker"]:
@@ -238,9 +248,12 @@ def render_redrive(report: RedriveReport, source: str, target: str) -> str:
         rows = [(count, name, error_type) for (name, error_type), count in sorted(counts.items())]
         lines.append(table(("count", "event name", "error type"), rows, indent="  "))
     if report.arrived:
-        lines.append(f"left {report.arrived} dead-lettered after the redrive began in {source}.")
+        lines.append(
+            f"{report.arrived} dead-lettered while the redrive ran (one just moved may have failed "
+            f"again): left in {source}."
+        )
     if report.not_matching:
-        lines.append(f"left {report.not_matching} that did not match the filters in {source}.")
+        lines.append(f"{report.not_matching} did not match the filters: left in {source}.")
     for letter, why in report.failed:
         lines.append(f"NOT moved (still in {source}): {letter.message.message_id}: {why}")
     for letter in report.not_deleted:
