@@ -113,9 +113,9 @@ def test_labels_are_escaped() -> None:
 def readme_diagram() -> str:
     """The body of the README's ``.. code-block:: mermaid``."""
     text = README.read_text(encoding="utf-8")
-    match = re.search(r"^\.\. code-block:: mermaid\n\n((?:(?:    .*)?\n)+)", text, re.MULTILINE)
+    match = re.search(r"^( *)\.\. code-block:: mermaid\n\n((?:(?:\1    .*)?\n)+)", text, re.MULTILINE)
     assert match, "README.rst has a `.. code-block:: mermaid` section"
-    return textwrap.dedent(match.group(1)).strip()
+    return textwrap.dedent(match.group(2)).strip()
 
 
 def test_readme_diagram_is_the_commands_output(
