@@ -16,6 +16,7 @@ from briefy.choreographer.events import InternalEvent, event_factory, parse_even
 from briefy.choreographer.outbox import PlanningOutbox
 
 INDENT = "     "
+NO_ID = "(none: the worker derives one from the SQS message id; output_id below is only an example)"
 VERDICTS = {
     "send": "the worker would send {sent} message(s) and delete the event",
     "log_only": "nothing to send: the worker would log the event and delete it",
@@ -124,7 +125,7 @@ def render(result: dict[str, Any]) -> str:
         kind += " (no event is registered under this name: it is only logged)"
     lines = [
         f"event       {result['event_name']}  ->  {kind}",
-        f"id          {result['event_id'] or '(none: the worker derives one from the SQS message id)'}",
+        f"id          {result['event_id'] or NO_ID}",
         f"guid        {result['guid']}",
         f"request_id  {result['request_id'] or '(none)'}",
         "",
