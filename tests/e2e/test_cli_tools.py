@@ -139,7 +139,7 @@ def test_bad_settings_are_usage_errors() -> None:
 
 
 def test_graph_and_dry_run(tmp_path: Path) -> None:
-    """graph prints Mermaid or DOT; dry-run reads stdin, reports, and exits 1 for bad input."""
+    """graph prints Mermaid or DOT; dry-run reads stdin and exits 0, 1 for bad input, 2 for no file."""
     env = tool_env(None)
     assert choreographer(env, "graph").stdout.startswith("flowchart LR\n")
     assert choreographer(env, "graph", "--format", "dot").stdout.startswith("digraph choreography {")
@@ -148,6 +148,8 @@ def test_graph_and_dry_run(tmp_path: Path) -> None:
     assert good.stderr == ""
     bad = choreographer(env, "dry-run", "-", "--json", stdin="[1, 2]")
     assert bad.returncode == 1 and json.loads(bad.stdout)["error_type"] == "not_an_object"
+    missing = choreographer(env, "dry-run", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
 
 
 def test_real_dead_letters_are_shown_and_redriven(moto_server: MotoServer, queues: Queues) -> None:
