@@ -21,6 +21,7 @@ setup(
         "orjson>=3.9",
         "prometheus-client>=0.20",
         "structlog>=24.1",
+        "tqdm>=4.66",
         "zope.component>=6.0",
         "zope.configuration>=5.0",
         "zope.event>=5.0",

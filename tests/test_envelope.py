@@ -40,6 +40,12 @@ def test_missing_id_is_derived_from_the_fallback() -> None:
     assert first.id == again.id != other.id
 
 
+def test_a_carried_event_id_is_kept() -> None:
+    """A derived id carried to a later attempt (envelope, redrive) is the event id again, not rehashed."""
+    first = parse_event(body(id=...), fallback_id="2b0f3a56-77c1-4f27-9d0c-6f1b1c3a9e10")
+    assert parse_event(body(id=...), fallback_id=first.id).id == first.id
+
+
 def test_optional_fields_default_to_empty_text() -> None:
     """Absent or null actor and request_id become empty strings."""
     parsed = parse_event(body(actor=..., request_id=None))

@@ -14,10 +14,15 @@ from zope.interface import implementedBy, providedBy
 from zope.interface.interfaces import IInterface
 
 from briefy.choreographer.actions import IAction
-from briefy.choreographer.events import IInternalEvent
+from briefy.choreographer.config import Settings
+from briefy.choreographer.events import IInternalEvent, InternalEvent
+from briefy.common.interfaces import IQueue
 
 #: zope.interface's declaration API has no annotations.
 _implemented_by: Any = implementedBy
+
+#: The name under which the graph shows events with no factory of their own.
+ANY_OTHER_EVENT = "*"
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,44 @@ class ActionInfo:
     factory: Any
 
 
+@dataclass(frozen=True)
+class HandlerInfo:
+    """A handler an event reaches, and the actions it runs for that event (in order)."""
+
+    name: str
+    dto: str | None
+    actions: tuple[ActionInfo, ...]
+
+    @property
+    def short_name(self) -> str:
+        """``LeadHandler`` for a handler instance, ``logger.handler`` for a function."""
+        module, _, qualname = self.name.rpartition(".")
+        if qualname[:1].isupper():
+            return qualname
+        return f"{module.rpartition('.')[2]}.{qualname}"
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    """A registered event name (or ``*``, any other name), its class and its handlers."""
+
+    event_name: str
+    factory: Any
+    handlers: tuple[HandlerInfo, ...]
+
+    @property
+    def class_name(self) -> str:
+        return f"{self.factory.__module__}.{self.factory.__qualname__}"
+
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A registered queue utility and the SQS queue it is bound to by the settings."""
+
+    utility: str
+    queue_name: str
+
+
 def handler_name(handler: Any) -> str:
     """A readable name for a subscriber: its class for instances, its dotted path for functions."""
     if hasattr(handler, "__qualname__"):
@@ -43,12 +86,8 @@ def handler_name(handler: Any) -> str:
 
 
 def handlers_for(spec: IInterface) -> list[Any]:
-    """The handler subscribers that an event providing ``spec`` reaches, in registration order."""
-    return [
-        registration.handler
-        for registration in getGlobalSiteManager().registeredHandlers()
-        if registration.required and spec.isOrExtends(registration.required[0])
-    ]
+    """The handler subscribers an event providing ``spec`` reaches, in the order notify calls them."""
+    return list(getGlobalSiteManager().adapters.subscriptions([spec], None))
 
 
 def actions_for(data_spec: IInterface, event_spec: IInterface) -> list[tuple[str, Any]]:
@@ -71,26 +110,53 @@ def condition(factory: Any) -> str:
     return doc.strip().splitlines()[0].rstrip(".")
 
 
+def route(event_name: str, factory: Any) -> EventInfo:
+    """The handlers and actions an event made by ``factory`` reaches."""
+    spec = _implemented_by(factory)
+    handlers = []
+    for handler in handlers_for(spec):
+        dto = getattr(handler, "_info_class_", None)
+        actions: list[ActionInfo] = []
+        if dto is not None:
+            for name, action in actions_for(_implemented_by(dto), spec):
+                actions.append(
+                    ActionInfo(
+                        event_name=event_name,
+                        handler=handler_name(handler),
+                        dto=dto.__name__,
+                        name=name,
+                        weight=int(getattr(action, "weight", 100)),
+                        queue=str(getattr(action, "_queue_name", "")),
+                        condition=condition(action),
+                        factory=action,
+                    )
+                )
+        handlers.append(HandlerInfo(handler_name(handler), dto.__name__ if dto else None, tuple(actions)))
+    return EventInfo(event_name, factory, tuple(handlers))
+
+
+def routes(include_fallback: bool = False) -> list[EventInfo]:
+    """Every registered event's route, sorted by name; with ``include_fallback``, then ``*``:
+    what any other event name (made an ``InternalEvent``) reaches."""
+    found = [route(name, factory) for name, factory in event_factories()]
+    if include_fallback:
+        found.append(route(ANY_OTHER_EVENT, InternalEvent))
+    return found
+
+
 def choreography() -> Iterator[ActionInfo]:
     """Every (event, handler, action) the registry holds."""
-    for event_name, factory in event_factories():
-        spec = _implemented_by(factory)
-        for handler in handlers_for(spec):
-            dto = getattr(handler, "_info_class_", None)
-            if dto is None:
-                continue
-            dto_spec = _implemented_by(dto)
-            for name, action in actions_for(dto_spec, spec):
-                yield ActionInfo(
-                    event_name=event_name,
-                    handler=handler_name(handler),
-                    dto=dto.__name__,
-                    name=name,
-                    weight=int(getattr(action, "weight", 100)),
-                    queue=str(getattr(action, "_queue_name", "")),
-                    condition=condition(action),
-                    factory=action,
-                )
+    for event in routes():
+        for handler in event.handlers:
+            yield from handler.actions
+
+
+def queues(settings: Settings) -> list[QueueInfo]:
+    """Every registered queue utility with its SQS queue name under ``settings``, by utility name."""
+    return [
+        QueueInfo(name, settings.queue_name(name, queue.default_queue_name))
+        for name, queue in sorted(getUtilitiesFor(IQueue))
+    ]
 
 
 def subscribers_of(event: Any) -> list[Any]:

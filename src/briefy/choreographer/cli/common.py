@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from dataclasses import replace
 from typing import Any, NoReturn
 
 from briefy.choreographer.bootstrap import StartupError, bootstrap
@@ -26,12 +28,17 @@ def fail(message: str, code: int = FAILED) -> NoReturn:
 
 
 def settings_for_tool() -> Settings:
-    """Settings from the environment, logging configured to stderr (stdout is the output)."""
+    """Settings from the environment, logging configured to stderr (stdout is the output).
+
+    Tools log warnings and errors only, unless ``CHOREOGRAPHER_LOG_LEVEL`` asks for more:
+    their report is the output, and the handlers' own log lines would only clutter it.
+    """
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         fail(str(error), USAGE)
-    configure_logging(settings, sys.stderr)
+    quiet = settings if os.environ.get("CHOREOGRAPHER_LOG_LEVEL") else replace(settings, log_level="WARNING")
+    configure_logging(quiet, sys.stderr)
     return settings
 
 

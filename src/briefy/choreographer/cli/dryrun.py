@@ -8,11 +8,20 @@ from typing import Any
 import orjson
 from zope.event import notify
 
-from briefy.choreographer.choreography import handler_name, subscribers_of
-from briefy.choreographer.cli.common import FAILED, OK, fail, guarded, load, settings_for_tool
+from briefy.choreographer.choreography import HandlerInfo, condition, handler_name, subscribers_of
+from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
+from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import BadInput
-from briefy.choreographer.events import event_factory, parse_event
+from briefy.choreographer.events import InternalEvent, event_factory, parse_event
 from briefy.choreographer.outbox import PlanningOutbox
+
+INDENT = "     "
+NO_ID = "(none: the worker derives one from the SQS message id; output_id below is only an example)"
+VERDICTS = {
+    "send": "the worker would send {sent} message(s) and delete the event",
+    "log_only": "nothing to send: the worker would log the event and delete it",
+    "dead_letter": "the worker would dead-letter the event (see the reason above)",
+}
 
 
 def register(subparsers: Any) -> None:
@@ -21,9 +30,10 @@ def register(subparsers: Any) -> None:
         "dry-run",
         help="show what an event would trigger; nothing is sent",
         description="Read an event message (a JSON file, or - for stdin) and report its "
-        "handlers, its actions in order, whether each is available, the payload each "
-        "would send and whether its queue's schema accepts it. Nothing is sent. Exits 1 "
-        "when the event is bad input (the worker would dead-letter it).",
+        "handlers in the order they run, its actions in order, whether each is available, "
+        "the payload each would send and whether its queue's schema accepts it. Nothing is "
+        "sent and SQS is not needed. Exit 0 when the worker would process the event, 1 when "
+        "it would dead-letter it (bad input), 2 when the file cannot be read.",
     )
     parser.add_argument("file", metavar="FILE", help="event message file, or - for stdin")
     parser.add_argument("--json", action="store_true", help="print a JSON report for scripts")
@@ -38,77 +48,109 @@ def read(path: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        fail(f"cannot read {path}: {error.strerror}")
+        fail(f"cannot read {path}: {error.strerror}", USAGE)
 
 
-def report(body: bytes) -> dict[str, Any]:
+def report(body: bytes, settings: Settings | None = None) -> dict[str, Any]:
     """The dry run of one event message body, as a JSON-ready dict."""
+    settings = settings or Settings()
     try:
         message = parse_event(body, fallback_id="dry-run")
     except BadInput as error:
-        return {"ok": False, "outcome": "dead_letter", "error_type": error.error_type, "error": error.message}
+        return {
+            "ok": False,
+            "outcome": "dead_letter",
+            "error_type": error.error_type,
+            "error": error.message,
+            "actions": [],
+        }
     outbox = PlanningOutbox(strict=False)
     factory = event_factory(message.event_name)
     event = factory(message, outbox)
     notify(event)
-    actions = []
-    for order, planned in enumerate(outbox.planned, 1):
-        payload = orjson.loads(planned.message.body) if planned.message else None
-        actions.append(
-            {
-                "order": order,
-                "action": planned.name,
-                "weight": planned.action.weight,
-                "handler": planned.handler,
-                "queue": planned.queue_name,
-                "available": planned.available,
-                "valid": planned.error is None,
-                "error": str(planned.error) if planned.error else None,
-                "payload": payload,
-            }
-        )
-    invalid = [a for a in actions if not a["valid"]]
+    actions = [
+        {
+            "order": order,
+            "action": planned.name,
+            "weight": planned.action.weight,
+            "handler": planned.handler,
+            "queue": planned.queue_name,
+            "sqs_queue": settings.queue_name(planned.queue_name, _default_queue(planned)),
+            "available": planned.available,
+            "condition": condition(type(planned.action)),
+            "valid": planned.error is None,
+            "error": str(planned.error) if planned.error else None,
+            "payload": orjson.loads(planned.message.body) if planned.message else None,
+        }
+        for order, planned in enumerate(outbox.planned, 1)
+    ]
+    invalid = any(not action["valid"] for action in actions)
+    sent = sum(1 for action in actions if action["payload"] is not None)
     return {
         "ok": not invalid,
-        "outcome": "dead_letter"
-        if invalid
-        else ("send" if any(a["payload"] for a in actions) else "log_only"),
+        "outcome": "dead_letter" if invalid else ("send" if sent else "log_only"),
         "event_name": message.event_name,
         "event": f"{factory.__module__}.{factory.__qualname__}",
-        "event_id": message.id,
+        "known": factory is not InternalEvent,
+        "event_id": message.id if orjson.loads(body).get("id") else None,
         "guid": message.guid,
+        "request_id": message.request_id,
         "handlers": [handler_name(h) for h in subscribers_of(event)],
         "actions": actions,
     }
 
 
+def _default_queue(planned: Any) -> str:
+    queue = planned.action.get_queue()
+    return str(queue.default_queue_name)
+
+
+def _short(name: str) -> str:
+    return HandlerInfo(name, None, ()).short_name
+
+
 def render(result: dict[str, Any]) -> str:
     """The report as text for people."""
     if "event_name" not in result:
-        return (
-            f"bad input ({result['error_type']}): {result['error']}\n"
-            "outcome: the worker would dead-letter it; nothing was sent (dry run)."
+        return "\n".join(
+            [
+                f"bad input ({result['error_type']}): {result['error']}",
+                "",
+                f"outcome: {VERDICTS['dead_letter']}.",
+                "Nothing was sent (dry run).",
+            ]
         )
-    lines = [f"event: {result['event_name']}  ({result['event']})  guid={result['guid']}", "handlers:"]
-    lines += [f"  {i}. {name}" for i, name in enumerate(result["handlers"], 1)]
-    lines.append("actions:" if result["actions"] else "actions: none (the event is only logged)")
+    kind = result["event"].rsplit(".", 1)[-1]
+    if not result["known"]:
+        kind += " (no event is registered under this name: it is only logged)"
+    lines = [
+        f"event       {result['event_name']}  ->  {kind}",
+        f"id          {result['event_id'] or NO_ID}",
+        f"guid        {result['guid']}",
+        f"request_id  {result['request_id'] or '(none)'}",
+        "",
+        "handlers, in the order they run:",
+    ]
+    lines += [f"  {i}. {_short(name)}" for i, name in enumerate(result["handlers"], 1)]
+    lines += ["", "actions, lowest weight first:" if result["actions"] else "actions: none"]
     for action in result["actions"]:
-        state = "available" if action["available"] else "not available (skipped)"
-        head = f"  {action['order']}. {action['action']}  weight={action['weight']}"
-        lines.append(f"{head}  -> {action['queue']}  {state}")
-        if action["payload"] is not None:
-            lines.append("     schema: ok")
-            body = orjson.dumps(action["payload"], option=orjson.OPT_INDENT_2).decode()
-            lines += ["     " + line for line in body.splitlines()]
-        elif action["error"]:
-            lines.append(f"     schema: REJECTED: {action['error']}")
-    verdict = {
-        "send": "would be sent",
-        "log_only": "nothing to send",
-        "dead_letter": "the worker would dead-letter it",
-    }
-    lines.append(f"outcome: {verdict[result['outcome']]}; nothing was sent (dry run).")
+        lines += _render_action(action)
+    sent = sum(1 for action in result["actions"] if action["payload"] is not None)
+    lines += ["", f"outcome: {VERDICTS[result['outcome']].format(sent=sent)}.", "Nothing was sent (dry run)."]
     return "\n".join(lines)
+
+
+def _render_action(action: dict[str, Any]) -> list[str]:
+    target = f"{action['queue']} (SQS queue {action['sqs_queue']})"
+    lines = [f"  {action['order']}. {action['action']}  weight {action['weight']}  ->  {target}"]
+    if not action["available"]:
+        return [*lines, f"{INDENT}available  no ({action['condition']}): skipped, nothing sent"]
+    lines.append(f"{INDENT}available  yes ({action['condition']})")
+    if action["error"]:
+        return [*lines, f"{INDENT}schema     REJECTED: {action['error']}"]
+    lines += [f"{INDENT}schema     valid", f"{INDENT}payload"]
+    body = orjson.dumps(action["payload"], option=orjson.OPT_INDENT_2).decode()
+    return lines + [f"{INDENT}  {line}" for line in body.splitlines()]
 
 
 def run(args: Any) -> int:
@@ -116,6 +158,6 @@ def run(args: Any) -> int:
     settings = settings_for_tool()
     body = read(args.file)
     load(settings)
-    result = report(body)
+    result = report(body, settings)
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if args.json else render(result))
     return OK if result["ok"] else FAILED

@@ -37,7 +37,9 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
     """Parse and check an event message body; raise ``BadInput`` saying what is wrong.
 
     An absent ``id`` is derived from ``fallback_id`` (the SQS MessageId), so every
-    redelivery of one message gets the same event id.
+    redelivery of one message gets the same event id; a fallback that is such a
+    derived id already (carried by a retry envelope or a redriven dead letter) is
+    kept as it is.
     """
     try:
         document = orjson.loads(body)
@@ -62,7 +64,7 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
         raise BadInput("missing_field", "required field 'data' is missing", event_name)
     if not isinstance(data, dict):
         raise BadInput("wrong_type", "field 'data' must be a JSON object", event_name)
-    event_id = document.get("id") or str(uuid.uuid5(NAMESPACE, fallback_id or body_text(body)))
+    event_id = document.get("id") or derived_id(fallback_id, body)
     return EventMessage(
         event_name=event_name,
         guid=document["guid"],
@@ -73,6 +75,21 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
         data=data,
         body=body_text(body),
     )
+
+
+def derived_id(fallback_id: str, body: str | bytes) -> str:
+    """The id of an event whose body has none: a name-based UUID of ``fallback_id``.
+
+    A fallback that is a name-based UUID already is one derived here before and
+    carried to a later attempt (``choreographer.event_id``): hashing it again would
+    give the same event a new id, and its outputs new output ids.
+    """
+    try:
+        if uuid.UUID(fallback_id).version == 5:
+            return fallback_id
+    except ValueError:
+        pass
+    return str(uuid.uuid5(NAMESPACE, fallback_id or body_text(body)))
 
 
 def _created_at(value: Any, event_name: str) -> datetime:

@@ -1,0 +1,281 @@
+"""The operators' tools through the ``choreographer`` console script, against moto's server."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sqs_proxy import SQSProxy
+from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, attributes, event, free_port, running
+
+pytestmark = pytest.mark.e2e
+
+SCRIPT = shutil.which("choreographer", path=str(Path(sys.executable).parent))
+
+
+def tool_env(endpoint: str | None, queues: Queues | None = None, **extra: str) -> dict[str, str]:
+    """The environment the worker would get (CHOREOGRAPHER_*/AWS_ENDPOINT* from the test only)."""
+    env = WorkerProcess({}).env
+    if endpoint:
+        env["AWS_ENDPOINT_URL_SQS"] = endpoint
+    return {**env, **(queues.env() if queues else {}), **extra}
+
+
+def choreographer(
+    env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script; return its exit code and output."""
+    assert SCRIPT, "the console script is installed"
+    return subprocess.run(
+        [SCRIPT, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def urls(queues: Queues) -> Queues:
+    """Look up the URLs of queues made by someone else (the tools)."""
+    queues.urls = {
+        key: queues.client.get_queue_url(QueueName=name)["QueueUrl"] for key, name in queues.names.items()
+    }
+    return queues
+
+
+def test_every_command_has_help() -> None:
+    """--help works for each tool and exits 0."""
+    env = tool_env(None)
+    for command in (
+        ["graph"],
+        ["dry-run"],
+        ["queues", "create"],
+        ["queues", "status"],
+        ["dlq", "show"],
+        ["dlq", "redrive"],
+    ):
+        result = choreographer(env, *command, "--help")
+        assert result.returncode == 0 and "usage: choreographer" in result.stdout, command
+
+
+def test_queues_create_is_idempotent_and_status_counts(moto_server: MotoServer) -> None:
+    """create makes the four queues, a second run finds them; status counts what is waiting."""
+    queues = Queues(moto_server.client())
+    env = tool_env(moto_server.url, queues)
+    first = choreographer(env, "queues", "create")
+    assert first.returncode == 0, first.stderr
+    rows = {line.split()[0]: line for line in first.stdout.splitlines()[2:]}
+    assert set(rows) == set(queues.names.values())
+    assert all("  created" in row for row in rows.values())
+    second = choreographer(env, "queues", "create", "--json")
+    assert second.returncode == 0
+    assert [(q["queue_name"], q["status"]) for q in json.loads(second.stdout)] == [
+        (queues.names[key], "exists") for key in ("events", "dlq", "mail", "notification")
+    ]
+    urls(queues).send(event())
+    queues.send(event())
+    status = choreographer(env, "queues", "status", "--json")
+    assert status.returncode == 0
+    counts = {
+        q["queue_name"]: (q["visible"], q["in_flight"], q["delayed"]) for q in json.loads(status.stdout)
+    }
+    assert counts[queues.names["events"]] == (2, 0, 0) and counts[queues.names["dlq"]] == (0, 0, 0)
+    text = choreographer(env, "queues", "status").stdout
+    assert "visible  in flight  delayed" in text and queues.names["notification"] in text
+
+
+def test_queues_create_fifo(moto_server: MotoServer) -> None:
+    """.fifo names make FIFO queues; the events queue dead-letters to the configured DLQ."""
+    queues = Queues(moto_server.client(), fifo=True)
+    assert choreographer(tool_env(moto_server.url, queues), "queues", "create").returncode == 0
+    for key, url in urls(queues).urls.items():
+        found = queues.client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert found["FifoQueue"] == "true", key
+        if key == "events":
+            assert json.loads(found["RedrivePolicy"])["deadLetterTargetArn"].endswith(queues.names["dlq"])
+
+
+def test_status_names_missing_queues(moto_server: MotoServer, queues: Queues) -> None:
+    """A missing queue is shown as missing and the command exits 1."""
+    result = choreographer(
+        tool_env(moto_server.url, queues, CHOREOGRAPHER_MAIL_QUEUE="nowhere"), "queues", "status"
+    )
+    assert result.returncode == 1
+    assert "nowhere" in result.stdout and "missing" in result.stdout and "queues create" in result.stdout
+
+
+def test_dlq_tools_name_a_missing_dlq(moto_server: MotoServer, queues: Queues) -> None:
+    """A DLQ that does not exist is a configuration error (exit 2) that says what to do."""
+    env = tool_env(moto_server.url, queues, CHOREOGRAPHER_DEAD_LETTER_QUEUE="no-such-dlq")
+    for action in ("show", "redrive"):
+        result = choreographer(env, "dlq", action)
+        assert result.returncode == 2
+        assert "'no-such-dlq' does not exist" in result.stderr and "queues create" in result.stderr
+
+
+def test_tools_say_to_start_the_worker_when_nothing_answers() -> None:
+    """In development with no endpoint and no worker, each queue tool says how to start one."""
+    env = tool_env(None, CHOREOGRAPHER_EMBEDDED_PORT=str(free_port()))
+    for command in (["queues", "create"], ["queues", "status"], ["dlq", "show"], ["dlq", "redrive"]):
+        result = choreographer(env, *command)
+        assert result.returncode == 1, command
+        assert (
+            "cannot reach SQS" in result.stderr
+            and "is the worker running? start it with: make run" in result.stderr
+        )
+
+
+def test_bad_settings_are_usage_errors() -> None:
+    """A bad setting exits 2, naming the variable."""
+    result = choreographer(tool_env(None, CHOREOGRAPHER_MAX_ATTEMPTS="many"), "queues", "status")
+    assert result.returncode == 2 and "CHOREOGRAPHER_MAX_ATTEMPTS" in result.stderr
+
+
+def test_graph_and_dry_run(tmp_path: Path) -> None:
+    """graph prints Mermaid or DOT; dry-run reads stdin and exits 0, 1 for bad input, 2 for no file."""
+    env = tool_env(None)
+    assert choreographer(env, "graph").stdout.startswith("flowchart LR\n")
+    assert choreographer(env, "graph", "--format", "dot").stdout.startswith("digraph choreography {")
+    good = choreographer(env, "dry-run", "-", stdin=json.dumps(event("lead.created", LEAD_DATA)))
+    assert good.returncode == 0 and "Nothing was sent (dry run)." in good.stdout
+    assert good.stderr == ""
+    bad = choreographer(env, "dry-run", "-", "--json", stdin="[1, 2]")
+    assert bad.returncode == 1 and json.loads(bad.stdout)["error_type"] == "not_an_object"
+    missing = choreographer(env, "dry-run", str(tmp_path / "nope.json"))
+    assert missing.returncode == 2 and "cannot read" in missing.stderr
+
+
+def test_real_dead_letters_are_shown_and_redriven(moto_server: MotoServer, queues: Queues) -> None:
+    """The worker dead-letters two events; show lists them; redrive of one makes its mail go out
+    under the same event id; the other stays."""
+    env = tool_env(moto_server.url, queues)
+    lead = event("lead.created", LEAD_DATA)
+    del lead["id"]  # the worker derives the id from the SQS message id: the redrive must keep it
+    with running(WorkerProcess(env)) as worker:
+        queues.client.delete_queue(QueueUrl=queues.urls["mail"])  # the mail service's queue is gone
+        queues.send(lead)
+        queues.send("{broken")
+        worker.wait_for("event_dead_lettered", count=2)
+        queues.client.create_queue(QueueName=queues.names["mail"])  # ... and back
+
+        shown = choreographer(env, "dlq", "show", "--json")
+        assert shown.returncode == 0, shown.stderr
+        groups = {
+            (g["error_type"], g["event_name"]): g["letters"] for g in json.loads(shown.stdout)["groups"]
+        }
+        assert set(groups) == {("output_rejected", "lead.created"), ("invalid_json", "")}
+        [letter] = groups[("output_rejected", "lead.created")]
+        assert "rejected the payload" in letter["error_message"] and letter["event_id"]
+        text = choreographer(env, "dlq", "show").stdout
+        assert "invalid_json / (no event name): 1" in text and "body is not JSON" in text
+        assert queues.depth("dlq") == 2  # nothing consumed
+
+        dry = choreographer(env, "dlq", "redrive", "--event-name", "lead.created", "--dry-run")
+        assert dry.returncode == 0 and "would move 1 dead letter(s)" in dry.stdout
+        assert queues.depth("dlq") == 2
+
+        moved = choreographer(env, "dlq", "redrive", "--event-name", "lead.created", "--json")
+        assert moved.returncode == 0, moved.stderr
+        assert json.loads(moved.stdout)["moved"] == 1
+        [mail] = queues.drain("mail", expected=1)
+        [left] = queues.drain("dlq", expected=1)
+    assert attributes(mail)["event_id"] == letter["event_id"]
+    assert json.loads(mail["Body"])["guid"] == lead["guid"]
+    assert left["Body"] == "{broken"
+
+
+def fill_dead_letters(queues: Queues, count: int) -> list[str]:
+    """Put ``count`` dead letters (as the worker writes them) in the DLQ; return their bodies."""
+    bodies = [json.dumps(event("lead.created", LEAD_DATA)) for _ in range(count)]
+    for start in range(0, count, 10):
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": body,
+                "MessageAttributes": {
+                    name: {"DataType": "String", "StringValue": value}
+                    for name, value in {
+                        "error_type": "output_rejected",
+                        "event_name": "lead.created",
+                        "choreographer.event_id": json.loads(body)["id"],
+                    }.items()
+                },
+            }
+            for i, body in enumerate(bodies[start : start + 10])
+        ]
+        queues.client.send_message_batch(QueueUrl=queues.urls["dlq"], Entries=entries)
+    return bodies
+
+
+def every_body(queues: Queues, dlq: int, events: int) -> Counter[str]:
+    """How often each body is in the DLQ and the events queue together."""
+    found = queues.drain("dlq", expected=dlq) + queues.drain("events", expected=events)
+    assert queues.depth("dlq") == queues.depth("events") == 0
+    return Counter(message["Body"] for message in found)
+
+
+def sends_to(queues: Queues, operation: str, params: dict[str, Any]) -> bool:
+    return operation == "SendMessageBatch" and params["QueueUrl"].endswith("/" + queues.names["events"])
+
+
+def test_interrupted_redrive_loses_nothing(moto_server: MotoServer, queues: Queues) -> None:
+    """SIGINT during the third batch: that batch completes, the run stops (exit 130) and
+    reports 30 moved; DLQ and events queue together hold each of the 100 letters exactly once."""
+    bodies = fill_dead_letters(queues, 100)
+    started = threading.Event()
+    process: list[subprocess.Popen[str]] = []
+    sends = []
+
+    def on_call(operation: str, params: dict[str, Any]) -> None:
+        if sends_to(queues, operation, params):
+            sends.append(params)
+            if len(sends) == 3:
+                started.wait(30)
+                os.kill(process[0].pid, signal.SIGINT)
+
+    with SQSProxy(moto_server.url, on_call) as proxy:
+        assert SCRIPT
+        process.append(
+            subprocess.Popen(
+                [SCRIPT, "dlq", "redrive", "--json"],
+                env=tool_env(proxy.url, queues),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+        started.set()
+        out, err = process[0].communicate(timeout=120)
+    assert process[0].returncode == 130, err
+    report = json.loads(out)
+    assert (report["moved"], report["interrupted"]) == (30, True)
+    assert "stopping after the batch in progress" in err
+    assert every_body(queues, dlq=70, events=30) == Counter(bodies)
+
+
+def test_failed_sends_stop_the_redrive_and_lose_nothing(moto_server: MotoServer, queues: Queues) -> None:
+    """The events queue fails from the third batch on: the run stops with exit 1, naming the
+    letters not moved; each letter is in exactly one of the two queues."""
+    bodies = fill_dead_letters(queues, 50)
+    batches: list[str] = []
+
+    def on_call(operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+        if sends_to(queues, operation, params):
+            batches.append(str(uuid.uuid4()))
+            if len(batches) >= 3:
+                return 500, {"__type": "InternalError", "message": "injected"}
+        return None
+
+    with SQSProxy(moto_server.url, on_call) as proxy:
+        result = choreographer(tool_env(proxy.url, queues), "dlq", "redrive")
+    assert result.returncode == 1
+    assert "moved 20 dead letter(s)" in result.stdout
+    assert result.stdout.count("NOT moved (still in") == 10
+    assert every_body(queues, dlq=30, events=20) == Counter(bodies)
