@@ -18,7 +18,7 @@ from zope.component import getUtility
 from zope.event import notify
 
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import Job, backoff, rounds
+from briefy.choreographer.delivery import DoneMemory, Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
 from briefy.choreographer.outbox import Planned, PlanningOutbox
@@ -26,7 +26,7 @@ from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
 from briefy.common.queue.event import EventQueue
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
-from briefy.common.worker import QueueWorker
+from briefy.common.worker import MAX_RECEIVE_BACKOFF, QueueWorker
 
 __all__ = ["Worker", "main"]
 
@@ -42,6 +42,8 @@ class Worker(QueueWorker):
             wait_time=settings.wait_time,
             concurrency=settings.concurrency,
             shutdown_timeout=settings.shutdown_timeout,
+            backoff_base=settings.backoff_base,
+            backoff_max=min(float(settings.backoff_max), MAX_RECEIVE_BACKOFF),
         )
         self.events: EventQueue = queue
         self.settings = settings
@@ -49,6 +51,17 @@ class Worker(QueueWorker):
         if dlq is None:
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
+        self.memory = DoneMemory()
+        max_receive_count = queue.max_receive_count()
+        self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
+        lowered = self.max_attempts < settings.max_attempts
+        (log.warning if lowered else log.info)(
+            "attempt_limit",
+            max_attempts=self.max_attempts,
+            setting=settings.max_attempts,
+            max_receive_count=max_receive_count,
+            lowered=lowered,
+        )
 
     # -- the batch -------------------------------------------------------------
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
@@ -69,12 +82,21 @@ class Worker(QueueWorker):
         if waiting:
             self.release(waiting)
         if finished:
+            self.heartbeat.forget(finished)
+            for message in finished:
+                self.memory.forget(message.message_id)
             for message in self.events.delete_messages(finished):
+                # It comes back after its visibility timeout: then it is only deleted.
+                self.memory.settle(message.message_id)
                 log.warning("delete_failed", message_id=message.message_id)
 
     # -- plan ------------------------------------------------------------------
     def plan(self, job: Job) -> None:
         """Parse the message and fire its event; the actions plan their messages."""
+        if self.memory.settled(job.message.message_id):
+            # Settled on an earlier receive whose delete failed: nothing to run again.
+            log.info("event_already_settled", message_id=job.message.message_id)
+            return
         try:
             job.event = parse_event(job.message.body, job.fallback_id)
         except BadInput as error:
@@ -84,7 +106,7 @@ class Worker(QueueWorker):
         with bound_contextvars(
             event_id=event.id, event_name=event.event_name, guid=event.guid, request_id=event.request_id
         ):
-            if job.attempt > self.settings.max_attempts:
+            if job.attempt > self.max_attempts:
                 job.bad = BadInput(
                     "attempts_exhausted",
                     f"received {job.attempt} times without completing "
@@ -92,6 +114,7 @@ class Worker(QueueWorker):
                     event.event_name,
                 )
                 return
+            job.recalled = self.memory.recall(job.message.message_id)
             job.outbox = PlanningOutbox(skip=job.done_before)
             try:
                 notify(event_factory(event.event_name)(event, job.outbox))
@@ -152,7 +175,7 @@ class Worker(QueueWorker):
                 )
                 dead.append((job, job.dead_letter("output_rejected", reason)))
             elif failures:
-                if job.attempt >= self.settings.max_attempts:
+                if job.attempt >= self.max_attempts:
                     planned, result = failures[0]
                     reason = (
                         f"gave up after {job.attempt} attempts; "
@@ -173,7 +196,13 @@ class Worker(QueueWorker):
         """Write dead letters; return the messages that may now be deleted."""
         if not dead:
             return []
-        results = self.dead_letters.write_messages([letter for _, letter in dead])
+        letters = []
+        for job, letter in dead:
+            fitted, dropped = fit(letter, self.dead_letters.max_message_size)
+            if dropped or fitted.attributes != letter.attributes:
+                log.warning("dead_letter_trimmed", message_id=job.message.message_id, dropped=dropped)
+            letters.append(fitted)
+        results = self.dead_letters.write_messages(letters)
         finished = []
         for (job, letter), result in zip(dead, results, strict=True):
             fields = {
@@ -194,7 +223,10 @@ class Worker(QueueWorker):
         """Leave jobs to be retried after a backoff; return the messages replaced by an envelope.
 
         A job some of whose actions succeeded is re-sent as an envelope naming them
-        (standard queues), so the retry runs only the rest.
+        (standard queues), so the retry runs only the rest. Where no envelope can
+        be used (FIFO queues: an envelope would jump the group's order) or stored,
+        this process remembers what is done (``DoneMemory``) for when it gets the
+        message again.
         """
         if not jobs:
             return []
@@ -212,6 +244,9 @@ class Worker(QueueWorker):
                         "retry_envelope_failed", message_id=job.message.message_id, error=result.error_code
                     )
         rest = [job for job in jobs if job.message not in replaced]
+        for job in rest:
+            if job.done():
+                self.memory.remember(job.message.message_id, job.done())
         for job in jobs:
             log.warning(
                 "event_retry",
@@ -223,6 +258,7 @@ class Worker(QueueWorker):
                 envelope=job.message in replaced,
             )
         if rest:
+            self.heartbeat.forget(job.message for job in rest)
             self.events.change_visibility((job.message, delays[id(job)]) for job in rest)
         return replaced
 

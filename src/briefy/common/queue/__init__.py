@@ -85,6 +85,11 @@ class Queue:
         self.fifo = self.attributes.get("FifoQueue", "false") == "true"
         self.visibility_timeout = int(self.attributes.get("VisibilityTimeout", "30"))
 
+    @property
+    def max_message_size(self) -> int:
+        """The largest message (body and attributes, in bytes) the queue accepts."""
+        return int(self.attributes.get("MaximumMessageSize", BATCH_BYTES))
+
     # -- writing -------------------------------------------------------------
     def validate(self, payload: Any) -> None:
         """Raise ``InvalidPayload`` unless the payload satisfies the queue's schema."""

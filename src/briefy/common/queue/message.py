@@ -56,7 +56,12 @@ class OutgoingMessage:
 
     def size(self) -> int:
         """Bytes SQS counts against its size limits: body plus attributes."""
-        return len(self.body.encode("utf-8")) + sum(len(k) + len(v) + 6 for k, v in self.attributes.items())
+        attributes = sum(
+            len(name.encode("utf-8")) + len(value.encode("utf-8")) + len("String")
+            for name, value in self.attributes.items()
+            if value != ""
+        )
+        return len(self.body.encode("utf-8")) + attributes
 
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
