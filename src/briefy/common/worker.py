@@ -52,6 +52,7 @@ class QueueWorker:
         self.backoff_max = backoff_max
         self.heartbeat = Heartbeat(queue)
         self._stopping = threading.Event()
+        self._stop_reason = ""
         self._receive_failures = 0
         self.last_turn = time.monotonic()
 
@@ -69,8 +70,8 @@ class QueueWorker:
         try:
             messages = self.queue.get_messages(self.batch_size, self.wait_time)
         except Exception as error:
-            self._receive_failures += 1
-            delay = self.backoff_base * 2 ** min(self._receive_failures - 1, 16)
+            failures = self._receive_failures = self._receive_failures + 1
+            delay = self.backoff_base * 2 ** min(failures - 1, 16)
             delay = max(MIN_RECEIVE_BACKOFF, min(self.backoff_max, delay) * random.uniform(0.5, 1.0))
             log.error(
                 "receive_failed",
@@ -78,7 +79,8 @@ class QueueWorker:
                 error=error_code(error),
                 detail=str(error),
                 transient=is_transient(error),
-                retry_in=round(delay, 2),
+                failures=failures,
+                retry_in=round(delay, 3),
             )
             self._stopping.wait(delay)
             return []
@@ -137,6 +139,7 @@ class QueueWorker:
             )
         while not self._stopping.wait(0.2):
             pass
+        log.info("worker_stopping", queue=self.queue.name, reason=self._stop_reason)
         deadline = time.monotonic() + self.shutdown_timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -150,8 +153,12 @@ class QueueWorker:
         self.heartbeat.stop()
         log.info("worker_stopped", queue=self.queue.name)
 
-    def stop(self) -> None:
-        """Stop receiving; ``run()`` returns once in-progress batches are done."""
+    def stop(self, reason: str = "") -> None:
+        """Stop receiving; ``run()`` returns once in-progress batches are done.
+
+        Only sets a flag (``run()`` logs it), so a signal handler may call it: a
+        handler that logged could deadlock on the lock of a log line being written.
+        """
         if not self.stopping:
-            log.info("worker_stopping", queue=self.queue.name)
+            self._stop_reason = reason
         self._stopping.set()
