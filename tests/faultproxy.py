@@ -273,7 +273,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: Any
 
     def do_POST(self) -> None:
-        self.server.proxy.serve(self)
+        try:
+            self.server.proxy.serve(self)
+        except (ConnectionError, TimeoutError):  # the caller gave up (or was killed) first
+            self.close_connection = True
 
     def log_message(self, *_: Any) -> None:
         """Quiet: the test reads the proxy's counters instead."""

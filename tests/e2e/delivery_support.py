@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.faultproxy import FaultProxy
 from tests.fixtures.twoactions import SITE_ZCML
-from tests.support import MotoServer, Queues, attributes
+from tests.support import MotoServer, Queues, WorkerProcess, attributes
 
 REPO_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -56,6 +56,21 @@ class DeliveryQueues(Queues):
         """Drain a queue until ``expected`` messages came, then until it is quiet."""
         found = self.drain(key, expected=expected, timeout=timeout)
         return found + self.drain(key)
+
+
+def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    """Wait until ``condition()`` holds (checked every 0.1 s), or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what} did not hold within {timeout}s")
+        time.sleep(0.1)
+
+
+def exit_code(worker: WorkerProcess, timeout: float = 30.0) -> int:
+    """Wait for the worker process to exit by itself; its return code."""
+    assert worker.process is not None
+    return worker.process.wait(timeout)
 
 
 def output_ids(messages: list[dict[str, Any]]) -> list[str]:
