@@ -9,6 +9,7 @@ and leave transient failures to be retried (see README "Delivery guarantees").
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ __all__ = ["Worker", "main"]
 
 log = structlog.get_logger(__name__)
 
+#: How many more times a failed delete is tried (with later batches, and at stop).
+DELETE_RETRIES = 3
+
 
 class Worker(QueueWorker):
     """Reads the ``events.queue`` utility and choreographs each event."""
@@ -52,6 +56,8 @@ class Worker(QueueWorker):
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
         self.memory = DoneMemory()
+        self._undeleted: dict[str, tuple[SQSMessage, int]] = {}
+        self._undeleted_lock = threading.Lock()
         max_receive_count = queue.max_receive_count()
         self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
         lowered = self.max_attempts < settings.max_attempts
@@ -82,13 +88,38 @@ class Worker(QueueWorker):
         if waiting:
             self.release(waiting)
         if finished:
+            # Still tracked while deleted: a redelivery meanwhile is adopted, not rerun.
+            self.delete(finished)
             self.heartbeat.forget(finished)
-            for message in finished:
+
+    def delete(self, messages: Sequence[SQSMessage]) -> None:
+        """Delete settled messages, and again those whose delete failed before.
+
+        A message that cannot be deleted is remembered as settled (if it comes back,
+        it is only deleted) and tried again with later batches and at stop.
+        """
+        with self._undeleted_lock:
+            earlier = [message for message, _ in self._undeleted.values()]
+            tries = {key: left for key, (_, left) in self._undeleted.items()}
+            self._undeleted.clear()
+        failed = self.events.delete_messages([*messages, *earlier])
+        failed_ids = {message.message_id for message in failed}
+        for message in [*messages, *earlier]:
+            if message.message_id not in failed_ids:
                 self.memory.forget(message.message_id)
-            for message in self.events.delete_messages(finished):
-                # It comes back after its visibility timeout: then it is only deleted.
-                self.memory.settle(message.message_id)
-                log.warning("delete_failed", message_id=message.message_id)
+        for message in failed:
+            left = tries.get(message.message_id, DELETE_RETRIES + 1) - 1
+            self.memory.settle(message.message_id)
+            if left > 0:
+                with self._undeleted_lock:
+                    self._undeleted[message.message_id] = (message, left)
+            log.warning("delete_failed", message_id=message.message_id, retries_left=left)
+
+    def run(self) -> None:
+        """Run until stopped (see ``QueueWorker.run``); then try the failed deletes once more."""
+        super().run()
+        if self._undeleted:
+            self.delete([])
 
     # -- plan ------------------------------------------------------------------
     def plan(self, job: Job) -> None:
@@ -104,7 +135,12 @@ class Worker(QueueWorker):
             return
         event = job.event
         with bound_contextvars(
-            event_id=event.id, event_name=event.event_name, guid=event.guid, request_id=event.request_id
+            event_id=event.id,
+            event_name=event.event_name,
+            guid=event.guid,
+            request_id=event.request_id,
+            message_id=job.message.message_id,
+            attempt=job.attempt,
         ):
             if job.attempt > self.max_attempts:
                 job.bad = BadInput(

@@ -22,6 +22,8 @@ class Heartbeat:
     half of it is left, so slow work never makes SQS deliver it a second time.
     Settling a message (deleting it, setting its retry delay, releasing it)
     starts with ``forget``, so no extension can overwrite what was decided.
+    If SQS delivers a tracked message again all the same (an extension failed),
+    ``adopt`` hands the new receipt handle to the work in progress instead.
     """
 
     def __init__(self, queue: IQueue) -> None:
@@ -45,7 +47,7 @@ class Heartbeat:
         with self._lock:
             for message in messages:
                 deadline = message.received_at + self.timeout
-                self._deadlines[message.receipt_handle] = (message, deadline)
+                self._deadlines[message.message_id] = (message, deadline)
             if self._thread is None and self.timeout > 0:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
@@ -58,7 +60,18 @@ class Heartbeat:
         """Stop extending ``messages`` (waiting for a beat in progress to end)."""
         with self._beating, self._lock:
             for message in messages:
-                self._deadlines.pop(message.receipt_handle, None)
+                self._deadlines.pop(message.message_id, None)
+
+    def adopt(self, message: SQSMessage) -> bool:
+        """If ``message`` is already being worked on, give that work its new receipt
+        handle (the one SQS now honours) and say so; the caller then drops it."""
+        with self._beating, self._lock:
+            tracked = self._deadlines.get(message.message_id)
+            if tracked is None:
+                return False
+            tracked[0].receipt_handle = message.receipt_handle
+            self._deadlines[message.message_id] = (tracked[0], message.received_at + self.timeout)
+            return True
 
     def in_flight(self) -> int:
         """How many messages are being tracked now."""
@@ -89,12 +102,12 @@ class Heartbeat:
                 due = [m for m, deadline in self._deadlines.values() if deadline - now < self.timeout / 2]
             if not due:
                 return
-            failed = {m.receipt_handle for m in self.queue.change_visibility((m, self.timeout) for m in due)}
+            failed = {m.message_id for m in self.queue.change_visibility((m, self.timeout) for m in due)}
             with self._lock:
                 for message in due:
-                    if message.receipt_handle in failed or message.receipt_handle not in self._deadlines:
+                    if message.message_id in failed or message.message_id not in self._deadlines:
                         continue
-                    self._deadlines[message.receipt_handle] = (message, now + self.timeout)
+                    self._deadlines[message.message_id] = (message, now + self.timeout)
         if failed:
             log.warning("visibility_extension_failed", count=len(failed), extended=len(due) - len(failed))
         else:

@@ -95,6 +95,13 @@ class QueueWorker:
         messages = self.receive()
         if not messages:
             return 0
+        fresh = [message for message in messages if not self.heartbeat.adopt(message)]
+        if len(fresh) < len(messages):
+            # Redelivered while still in progress here: the work in progress goes on.
+            log.warning("redelivered_in_progress", count=len(messages) - len(fresh))
+        messages = fresh
+        if not messages:
+            return 0
         if self.stopping:
             self.release(messages)
             return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -153,6 +154,8 @@ class Queue:
     # -- reading -------------------------------------------------------------
     def get_messages(self, max_number: int = 10, wait_time: int = 20) -> list[SQSMessage]:
         """Receive up to ``max_number`` messages, long polling for ``wait_time`` seconds."""
+        # Their visibility timeouts start during the call: count from its start, to be safe.
+        asked_at = time.monotonic()
         response = self.client.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=max_number,
@@ -160,7 +163,7 @@ class Queue:
             MessageSystemAttributeNames=_SYSTEM_ATTRIBUTES,
             MessageAttributeNames=["All"],
         )
-        return [SQSMessage.from_response(raw) for raw in response.get("Messages", [])]
+        return [SQSMessage.from_response(raw, asked_at) for raw in response.get("Messages", [])]
 
     def delete_messages(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
         """Delete messages with DeleteMessageBatch; return those not deleted."""
