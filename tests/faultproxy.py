@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -92,9 +93,8 @@ class FaultProxy:
         self.held = 0
         self._lock = threading.Condition()
         self._released = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self._server.daemon_threads = True
-        self._server.proxy = self  # type: ignore[attr-defined]
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.proxy = self
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # -- the schedule ----------------------------------------------------------
@@ -265,6 +265,15 @@ class FaultProxy:
         request.send_header("Content-Length", str(len(answer)))
         request.end_headers()
         request.wfile.write(answer)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    proxy: FaultProxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):  # a caller gone is no news
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -350,3 +350,15 @@ def test_a_too_big_dead_letter_is_trimmed_not_lost(app: Application) -> None:
     [letter] = app.client.receive_message(QueueUrl=dlq.url, MessageAttributeNames=["All"])["Messages"]
     assert letter["Body"] == body
     assert letter["MessageAttributes"]["error_type"]["StringValue"] == "invalid_datetime"
+
+
+def test_a_failed_delete_is_tried_again_with_the_next_batch(pairs: Pairs) -> None:
+    """A delete that failed is retried along with the next batch's, so the event never comes back."""
+    Faults(pairs.client).fail("DeleteMessageBatch", how="connection")
+    pairs.send(pair())
+    pairs.worker.run_once()
+    pairs.send(pair())
+    pairs.worker.run_once()
+    pairs.expire()
+    assert pairs.worker.run_once() == 0
+    assert len(pairs.take("first.queue")) == 2

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.faultproxy import FaultProxy
@@ -44,6 +45,25 @@ class DeliveryQueues(Queues):
             QueueUrl=self.urls["events"], Attributes={"RedrivePolicy": json.dumps(policy)}
         )
 
+    def send_batch(self, messages: list[dict[str, Any]]) -> None:
+        """Publish up to 10 events in one call."""
+        entries: list[dict[str, Any]] = [
+            {"Id": str(i), "MessageBody": json.dumps(message)} for i, message in enumerate(messages)
+        ]
+        if self.fifo:
+            for entry, message in zip(entries, messages, strict=True):
+                entry.update(MessageGroupId=message["guid"], MessageDeduplicationId=message["id"])
+        response = self.client.send_message_batch(QueueUrl=self.urls["events"], Entries=entries)
+        assert not response.get("Failed"), response["Failed"]
+
+    def counts(self, key: str = "events") -> tuple[int, int]:
+        """(visible, in flight) on a queue."""
+        found = self.client.get_queue_attributes(
+            QueueUrl=self.urls[key],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(found["ApproximateNumberOfMessages"]), int(found["ApproximateNumberOfMessagesNotVisible"])
+
     def wait_empty(self, key: str = "events", timeout: float = 60.0) -> None:
         """Wait until a queue holds nothing, visible or in flight."""
         deadline = time.monotonic() + timeout
@@ -56,6 +76,17 @@ class DeliveryQueues(Queues):
         """Drain a queue until ``expected`` messages came, then until it is quiet."""
         found = self.drain(key, expected=expected, timeout=timeout)
         return found + self.drain(key)
+
+
+def client_for(endpoint: str) -> Any:
+    """An SQS client for a test endpoint."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def until(condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:

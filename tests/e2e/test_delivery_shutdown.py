@@ -20,15 +20,6 @@ def fresh_queues(moto_server: MotoServer, visibility_timeout: int) -> DeliveryQu
     return queues
 
 
-def counts(queues: DeliveryQueues) -> tuple[int, int]:
-    """(visible, in flight) on the events queue."""
-    found = queues.client.get_queue_attributes(
-        QueueUrl=queues.urls["events"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(found["ApproximateNumberOfMessages"]), int(found["ApproximateNumberOfMessagesNotVisible"])
-
-
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_mid_batch_finishes_the_batch_and_exits_0(
     proxy: FaultProxy, moto_server: MotoServer, signum: int
@@ -50,7 +41,7 @@ def test_a_signal_mid_batch_finishes_the_batch_and_exits_0(
     outputs = queues.drain("mail", expected=len(dispatched))
     assert dispatched and {attributes(m)["event_id"] for m in outputs} == dispatched
     assert len(outputs) == len(dispatched)
-    assert counts(queues) == (len(messages) - len(dispatched), 0)
+    assert queues.counts() == (len(messages) - len(dispatched), 0)
     assert worker.find("worker_stopped")
 
 
@@ -65,14 +56,14 @@ def test_messages_received_after_the_stop_are_released_at_once(
         proxy.wait_held()  # the one pipeline's receives are held from now on
         for _ in range(3):
             queues.send(event("lead.created", LEAD_DATA))
-        until(lambda: counts(queues) == (0, 3) and proxy.held == 1, what="a held receive with the events")
+        until(lambda: queues.counts() == (0, 3) and proxy.held == 1, what="a held receive with the events")
         worker.send_signal(signal.SIGTERM)
         assert exit_code(worker) == 0
     finally:
         worker.kill()
     [released] = worker.find("messages_released")
     assert (released["count"], released["failed"]) == (3, 0)
-    assert counts(queues) == (3, 0)
+    assert queues.counts() == (3, 0)
     assert worker.find("event_dispatched") == []
 
 
@@ -92,7 +83,7 @@ def test_the_shutdown_timeout_bounds_a_graceful_stop(proxy: FaultProxy, moto_ser
         worker.kill()
     [timeout] = worker.find("shutdown_timeout")
     assert timeout["in_flight"] == 1
-    assert counts(queues) == (1, 0)
+    assert queues.counts() == (1, 0)
 
 
 def test_a_second_signal_exits_at_once(proxy: FaultProxy, moto_server: MotoServer) -> None:
@@ -112,7 +103,7 @@ def test_a_second_signal_exits_at_once(proxy: FaultProxy, moto_server: MotoServe
     finally:
         worker.kill()
     assert any("second SIGTERM: exiting at once" in line for line in worker.raw)
-    assert counts(queues) == (0, 1)  # back after its visibility timeout
+    assert queues.counts() == (0, 1)  # back after its visibility timeout
 
 
 def test_sigkill_mid_batch_then_restart_loses_nothing(proxy: FaultProxy, moto_server: MotoServer) -> None:
