@@ -13,7 +13,13 @@ import orjson
 import pytest
 import zope.component.testing
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 from moto import mock_aws
 from structlog.testing import capture_logs
 
@@ -31,8 +37,9 @@ from briefy.choreographer.delivery import (
 )
 from briefy.choreographer.provision import create_queues
 from briefy.choreographer.worker import Worker
+from briefy.common.errors import is_transient
 from briefy.common.queue.message import SQSMessage
-from tests.faults import Faults, to_queue
+from tests.faults import Faults, failure, to_queue
 from tests.fixtures.twoactions import SITE_ZCML
 from tests.support import LEAD_DATA, event
 
@@ -362,3 +369,22 @@ def test_a_failed_delete_is_tried_again_with_the_next_batch(pairs: Pairs) -> Non
     pairs.expire()
     assert pairs.worker.run_once() == 0
     assert len(pairs.take("first.queue")) == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ReadTimeoutError(endpoint_url="http://sqs"), True),
+        (ConnectTimeoutError(endpoint_url="http://sqs"), True),
+        (EndpointConnectionError(endpoint_url="http://sqs"), True),
+        (ConnectionClosedError(endpoint_url="http://sqs"), True),
+        (failure("throttle", "SendMessageBatch"), True),
+        (failure("5xx", "SendMessageBatch"), True),
+        (ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "Op"), True),
+        (failure("denied", "SendMessageBatch"), False),
+        (ClientError({"Error": {"Code": "InvalidParameterValue"}}, "SendMessageBatch"), False),
+    ],
+)
+def test_transient_failures_are_told_from_permanent_ones(error: Exception, transient: bool) -> None:
+    """Throttling, 5xx, 429, timeouts and connection errors are retried; refusals are not."""
+    assert is_transient(error) is transient

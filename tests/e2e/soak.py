@@ -54,6 +54,9 @@ class SoakResult:
     missing: int = 0
     unexpected: int = 0
     duplicates: int = 0
+    #: Why: the send was logged by two worker processes (a kill or stop came between send and delete),
+    #: twice by one process, or SQS kept a send whose answer was lost (botocore sent it again).
+    causes: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
     events_left: int = 0
     injected: dict[str, int] = field(default_factory=dict)
@@ -71,7 +74,8 @@ class SoakResult:
         return (
             f"soak: {self.events} events, {self.expected_outputs} outputs expected, "
             f"{self.outputs_received} received, {self.missing} missing, {self.unexpected} unexpected, "
-            f"{self.duplicates} duplicates; {self.dead_letters} dead letters, "
+            f"{self.duplicates} duplicates ({', '.join(f'{k} {v}' for k, v in self.causes.items())}); "
+            f"{self.dead_letters} dead letters, "
             f"{self.events_left} events left; "
             f"injected failures: {sum(self.injected.values())} ({injected}); "
             f"{self.workers} worker processes (SIGKILL with {self.in_flight_at_sigkill} in flight, "
@@ -219,10 +223,26 @@ def run_soak(
     result.missing = len(expected - set(seen))
     result.unexpected = len(set(seen) - expected)
     result.duplicates = sum(count - 1 for count in seen.values())
+    result.causes = duplicate_causes(seen, workers)
     result.dead_letters = queues.depth("dlq")
     result.events_left = queues.depth("events")
     result.seconds = time.monotonic() - started
     return result
+
+
+def duplicate_causes(seen: Counter[str], workers: list[WorkerProcess]) -> dict[str, int]:
+    """Sort the duplicates by what the worker logs say caused them."""
+    sends: dict[str, Counter[int]] = {}
+    for number, worker in enumerate(workers):
+        for line in worker.find("action_sent"):
+            sends.setdefault(output_id(line["event_id"], line["action"]), Counter())[number] += 1
+    causes = Counter({"across processes": 0, "within a process": 0, "lost answers": 0})
+    for oid, count in seen.items():
+        logged = sends.get(oid, Counter())
+        causes["across processes"] += max(0, len(logged) - 1)
+        causes["within a process"] += sum(n - 1 for n in logged.values())
+        causes["lost answers"] += max(0, count - sum(logged.values()))
+    return dict(causes)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -287,6 +287,7 @@ class Worker(QueueWorker):
             log.warning(
                 "event_retry",
                 message_id=job.message.message_id,
+                event_id=job.event.id if job.event is not None else "",
                 event_name=job.event_name,
                 attempt=job.attempt,
                 retry_in=delays[id(job)],
