@@ -27,7 +27,6 @@ from briefy.choreographer.bootstrap import Application, connect_queues, load_zcm
 from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import (
     DONE,
-    DoneMemory,
     Job,
     attempt_limit,
     backoff,
@@ -35,6 +34,7 @@ from briefy.choreographer.delivery import (
     fit,
     rounds,
 )
+from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.provision import create_queues
 from briefy.choreographer.worker import Worker
 from briefy.common.errors import is_transient
@@ -186,12 +186,24 @@ def test_done_memory_is_bounded() -> None:
     """The memory keeps the newest entries and tells done actions from settled messages."""
     memory = DoneMemory(size=2)
     memory.remember("a", [FIRST])
-    memory.settle("b")
+    assert memory.settle(SQSMessage("b", "rb", "{}")) == 1
     memory.remember("c", [SECOND])
     assert len(memory) == 2
     assert memory.recall("a") == ()
     assert memory.settled("b") and not memory.settled("c")
     assert memory.recall("c") == (SECOND,)
+
+
+def test_undeleted_messages_are_offered_for_a_few_more_deletes() -> None:
+    """A settled message whose delete failed is offered again until it failed more than ``most`` times."""
+    memory = DoneMemory()
+    undeleted = SQSMessage("m", "r", "{}")
+    memory.settle(undeleted)
+    assert memory.undeleted(most=2) == [undeleted]
+    memory.settle(undeleted)
+    memory.settle(undeleted)
+    assert memory.undeleted(most=2) == []
+    assert memory.settled("m")
 
 
 # -- the worker: attempts -------------------------------------------------------------

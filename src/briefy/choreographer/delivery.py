@@ -10,9 +10,6 @@ import os
 import random
 import re
 import socket
-import threading
-from collections import OrderedDict
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -166,56 +163,6 @@ def attempt_limit(setting: int, max_receive_count: int | None) -> int:
     if not max_receive_count:
         return setting
     return max(1, min(setting, max_receive_count - 1))
-
-
-class DoneMemory:
-    """What this process knows it already did for messages it may receive again.
-
-    Retry envelopes carry what is done in the message itself; where no envelope can
-    be used (a FIFO queue, or the envelope could not be stored) the worker keeps the
-    actions done here, so a retry this process receives still skips them. A message
-    whose delete failed is remembered as settled: if it comes back it is deleted,
-    not run again. Bounded: the oldest entries go first.
-    """
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        # message id -> actions done; None: settled, only the delete is left.
-        self._known: OrderedDict[str, tuple[str, ...] | None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._known)
-
-    def remember(self, message_id: str, done: Iterable[str]) -> None:
-        """Note the actions done for a message."""
-        self._put(message_id, tuple(done))
-
-    def settle(self, message_id: str) -> None:
-        """Note that a message is settled (done or dead-lettered) but not deleted."""
-        self._put(message_id, None)
-
-    def recall(self, message_id: str) -> tuple[str, ...]:
-        """The actions remembered as done for a message."""
-        with self._lock:
-            return self._known.get(message_id) or ()
-
-    def settled(self, message_id: str) -> bool:
-        """Whether the message is settled and only needs deleting."""
-        with self._lock:
-            return message_id in self._known and self._known[message_id] is None
-
-    def forget(self, message_id: str) -> None:
-        """Drop a message that is gone for good."""
-        with self._lock:
-            self._known.pop(message_id, None)
-
-    def _put(self, message_id: str, value: tuple[str, ...] | None) -> None:
-        with self._lock:
-            self._known[message_id] = value
-            self._known.move_to_end(message_id)
-            while len(self._known) > self.size:
-                self._known.popitem(last=False)
 
 
 def backoff(attempt: int, base: float, cap: int) -> int:

@@ -9,7 +9,6 @@ and leave transient failures to be retried (see README "Delivery guarantees").
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,9 +18,10 @@ from zope.component import getUtility
 from zope.event import notify
 
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import DoneMemory, Job, attempt_limit, backoff, fit, rounds
+from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
+from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.outbox import Planned, PlanningOutbox
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
@@ -56,8 +56,6 @@ class Worker(QueueWorker):
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
         self.memory = DoneMemory()
-        self._undeleted: dict[str, tuple[SQSMessage, int]] = {}
-        self._undeleted_lock = threading.Lock()
         max_receive_count = queue.max_receive_count()
         self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
         lowered = self.max_attempts < settings.max_attempts
@@ -98,27 +96,20 @@ class Worker(QueueWorker):
         A message that cannot be deleted is remembered as settled (if it comes back,
         it is only deleted) and tried again with later batches and at stop.
         """
-        with self._undeleted_lock:
-            earlier = [message for message, _ in self._undeleted.values()]
-            tries = {key: left for key, (_, left) in self._undeleted.items()}
-            self._undeleted.clear()
-        failed = self.events.delete_messages([*messages, *earlier])
+        settled = [*messages, *self.memory.undeleted(most=DELETE_RETRIES)]
+        failed = self.events.delete_messages(settled)
         failed_ids = {message.message_id for message in failed}
-        for message in [*messages, *earlier]:
+        for message in settled:
             if message.message_id not in failed_ids:
                 self.memory.forget(message.message_id)
         for message in failed:
-            left = tries.get(message.message_id, DELETE_RETRIES + 1) - 1
-            self.memory.settle(message.message_id)
-            if left > 0:
-                with self._undeleted_lock:
-                    self._undeleted[message.message_id] = (message, left)
-            log.warning("delete_failed", message_id=message.message_id, retries_left=left)
+            failures = self.memory.settle(message)
+            log.warning("delete_failed", message_id=message.message_id, failures=failures)
 
     def run(self) -> None:
         """Run until stopped (see ``QueueWorker.run``); then try the failed deletes once more."""
         super().run()
-        if self._undeleted:
+        if self.memory.undeleted(most=DELETE_RETRIES):
             self.delete([])
 
     # -- plan ------------------------------------------------------------------
