@@ -65,7 +65,7 @@ class Heartbeat:
     def adopt(self, message: SQSMessage) -> bool:
         """If ``message`` is already being worked on, give that work its new receipt
         handle (the one SQS now honours) and say so; the caller then drops it."""
-        with self._beating, self._lock:
+        with self._lock:
             tracked = self._deadlines.get(message.message_id)
             if tracked is None:
                 return False
