@@ -139,5 +139,6 @@ def test_slow_work_does_not_cause_redelivery(proxy: FaultProxy, moto_server: Mot
         queues.wait_empty("events")
     assert len(outputs) == 1
     assert len(worker.find("event_dispatched")) == 1
+    assert worker.find("redelivered_in_progress") == []  # SQS never handed it out again
     assert worker.find("visibility_extended")
     assert worker.find("delete_failed") == []
