@@ -54,8 +54,7 @@ def test_messages_received_after_the_stop_are_released_at_once(
     try:
         proxy.fail("ReceiveMessage", how="hold", times=None, seconds=3)
         proxy.wait_held()  # the one pipeline's receives are held from now on
-        for _ in range(3):
-            queues.send(event("lead.created", LEAD_DATA))
+        queues.send_batch([event("lead.created", LEAD_DATA) for _ in range(3)])  # all at once
         until(lambda: queues.counts() == (0, 3) and proxy.held == 1, what="a held receive with the events")
         worker.send_signal(signal.SIGTERM)
         assert exit_code(worker) == 0
