@@ -187,7 +187,9 @@ def make_client(settings: Settings, endpoint_url: str | None = None, overrides: 
     client's configuration (the readiness probe wants short timeouts).
     """
     config = Config(
-        retries={"mode": "standard", "max_attempts": 3},
+        # botocore retries throttling, 5xx and network errors itself first: 3 tries in
+        # all, or AWS_MAX_ATTEMPTS (boto3's own setting); the worker's retries come after.
+        retries={"mode": "standard"},
         connect_timeout=5,
         read_timeout=settings.wait_time + 20,
         max_pool_connections=max(10, settings.concurrency * 3),

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import orjson
@@ -27,6 +28,21 @@ EVENT_ID = "choreographer.event_id"
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 MAX_REASON = 1000
 
+#: Characters outside what SQS accepts in a message attribute value (XML 1.0 characters).
+_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: Dead-letter attributes, in the order they are given up when a letter would be too big.
+_EXPENDABLE = (
+    "worker",
+    "failed_at",
+    "event_name",
+    "receive_count",
+    EVENT_ID,
+    DONE,
+    "source_message_id",
+    "error_message",
+    "error_type",
+)
+
 
 @dataclass(slots=True)
 class Job:
@@ -37,12 +53,16 @@ class Job:
     outbox: PlanningOutbox | None = None
     bad: BadInput | None = None
     results: list[tuple[Planned, SendResult]] = field(default_factory=list)
+    #: Actions this process remembers sending for the message on an earlier attempt.
+    recalled: tuple[str, ...] = ()
 
     @property
     def done_before(self) -> list[str]:
-        """Actions that succeeded on earlier attempts (from a retry envelope or dead letter)."""
+        """Actions that succeeded on earlier attempts (named by a retry envelope or a
+        dead letter, or remembered by this process)."""
         raw = self.message.message_attributes.get(DONE)
-        return list(orjson.loads(raw)) if raw else []
+        carried = list(orjson.loads(raw)) if raw else []
+        return list(dict.fromkeys([*carried, *self.recalled]))
 
     @property
     def attempt(self) -> int:
@@ -80,8 +100,8 @@ class Job:
         """The dead letter: the body byte for byte, the reason in attributes."""
         attributes = {
             "error_type": error_type,
-            "error_message": reason[:MAX_REASON],
-            "event_name": self.event_name[:256],
+            "error_message": clean(reason[:MAX_REASON]),
+            "event_name": clean(self.event_name[:256]),
             "receive_count": str(self.attempt),
             "worker": WORKER_ID,
             "failed_at": datetime.now(UTC).isoformat(),
@@ -105,6 +125,44 @@ class Job:
             **self.carried_attributes(),
         }
         return OutgoingMessage(self.message.body, attributes, delay=min(delay, 900))
+
+
+def clean(text: str) -> str:
+    """``text`` with the characters SQS refuses in attribute values replaced by U+FFFD."""
+    return _REFUSED.sub("\ufffd", text)
+
+
+def fit(letter: OutgoingMessage, limit: int) -> tuple[OutgoingMessage, list[str]]:
+    """The letter within ``limit`` bytes, and the attributes given up for it.
+
+    The body stays intact: the reason is shortened first, then attributes are
+    dropped, least useful first (the reason is logged in full anyway).
+    """
+    attributes = dict(letter.attributes)
+    over = replace(letter, attributes=attributes).size() - limit
+    reason = attributes.get("error_message", "").encode("utf-8")
+    if over > 0 and reason:
+        attributes["error_message"] = reason[: max(0, len(reason) - over)].decode("utf-8", "ignore")
+    dropped = []
+    for name in _EXPENDABLE:
+        if replace(letter, attributes=attributes).size() <= limit:
+            break
+        if attributes.pop(name, None) is not None:
+            dropped.append(name)
+    return replace(letter, attributes=attributes), dropped
+
+
+def attempt_limit(setting: int, max_receive_count: int | None) -> int:
+    """How many attempts the worker makes before it dead-letters an event itself.
+
+    The setting, lowered below the events queue's redrive ``maxReceiveCount`` when
+    that is smaller: SQS would move the message to its DLQ on the receive after
+    ``maxReceiveCount`` *without a reason*; the worker dead-letters it, with its
+    reason, by that receive at the latest (even when a crash cut the last attempt short).
+    """
+    if not max_receive_count:
+        return setting
+    return max(1, min(setting, max_receive_count - 1))
 
 
 def backoff(attempt: int, base: float, cap: int) -> int:

@@ -18,21 +18,25 @@ from zope.component import getUtility
 from zope.event import notify
 
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import Job, backoff, rounds
+from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
 from briefy.choreographer.logging import correlation
+from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.metrics import Metrics
 from briefy.choreographer.outbox import Planned, PlanningOutbox
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
 from briefy.common.queue.event import EventQueue
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
-from briefy.common.worker import QueueWorker
+from briefy.common.worker import MAX_RECEIVE_BACKOFF, QueueWorker
 
 __all__ = ["Worker", "main"]
 
 log = structlog.get_logger(__name__)
+
+#: How many more times a failed delete is tried (with later batches, and at stop).
+DELETE_RETRIES = 3
 
 
 class Worker(QueueWorker):
@@ -50,6 +54,8 @@ class Worker(QueueWorker):
             wait_time=settings.wait_time,
             concurrency=settings.concurrency,
             shutdown_timeout=settings.shutdown_timeout,
+            backoff_base=settings.backoff_base,
+            backoff_max=min(float(settings.backoff_max), MAX_RECEIVE_BACKOFF),
         )
         self.events: EventQueue = queue
         self.settings = settings
@@ -58,6 +64,17 @@ class Worker(QueueWorker):
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
         self.metrics = metrics if metrics is not None else Metrics()  # metrics
+        self.memory = DoneMemory()
+        max_receive_count = queue.max_receive_count()
+        self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
+        lowered = self.max_attempts < settings.max_attempts
+        (log.warning if lowered else log.info)(
+            "attempt_limit",
+            max_attempts=self.max_attempts,
+            setting=settings.max_attempts,
+            max_receive_count=max_receive_count,
+            lowered=lowered,
+        )
 
     # -- the batch -------------------------------------------------------------
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
@@ -79,13 +96,40 @@ class Worker(QueueWorker):
         if waiting:
             self.release(waiting)
         if finished:
-            for message in self.events.delete_messages(finished):
-                log.warning("delete_failed", message_id=message.message_id)
+            # Still tracked while deleted: a redelivery meanwhile is adopted, not rerun.
+            self.delete(finished)
+            self.heartbeat.forget(finished)
         self.metrics.batch_done(messages)  # metrics
+
+    def delete(self, messages: Sequence[SQSMessage]) -> None:
+        """Delete settled messages, and again those whose delete failed before.
+
+        A message that cannot be deleted is remembered as settled (if it comes back,
+        it is only deleted) and tried again with later batches and at stop.
+        """
+        settled = [*messages, *self.memory.undeleted(most=DELETE_RETRIES)]
+        failed = self.events.delete_messages(settled)
+        failed_ids = {message.message_id for message in failed}
+        for message in settled:
+            if message.message_id not in failed_ids:
+                self.memory.forget(message.message_id)
+        for message in failed:
+            failures = self.memory.settle(message)
+            log.warning("delete_failed", message_id=message.message_id, failures=failures)
+
+    def run(self) -> None:
+        """Run until stopped (see ``QueueWorker.run``); then try the failed deletes once more."""
+        super().run()
+        if self.memory.undeleted(most=DELETE_RETRIES):
+            self.delete([])
 
     # -- plan ------------------------------------------------------------------
     def plan(self, job: Job) -> None:
         """Parse the message and fire its event; the actions plan their messages."""
+        if self.memory.settled(job.message.message_id):
+            # Settled on an earlier receive whose delete failed: nothing to run again.
+            log.info("event_already_settled", message_id=job.message.message_id)
+            return
         try:
             job.event = parse_event(job.message.body, job.fallback_id)
         except BadInput as error:
@@ -93,9 +137,14 @@ class Worker(QueueWorker):
             return
         event = job.event
         with bound_contextvars(
-            event_id=event.id, event_name=event.event_name, guid=event.guid, request_id=event.request_id
+            event_id=event.id,
+            event_name=event.event_name,
+            guid=event.guid,
+            request_id=event.request_id,
+            message_id=job.message.message_id,
+            attempt=job.attempt,
         ):
-            if job.attempt > self.settings.max_attempts:
+            if job.attempt > self.max_attempts:
                 job.bad = BadInput(
                     "attempts_exhausted",
                     f"received {job.attempt} times without completing "
@@ -103,6 +152,7 @@ class Worker(QueueWorker):
                     event.event_name,
                 )
                 return
+            job.recalled = self.memory.recall(job.message.message_id)
             job.outbox = PlanningOutbox(skip=job.done_before)
             try:
                 notify(event_factory(event.event_name)(event, job.outbox))
@@ -163,7 +213,7 @@ class Worker(QueueWorker):
                 )
                 dead.append((job, job.dead_letter("output_rejected", reason)))
             elif failures:
-                if job.attempt >= self.settings.max_attempts:
+                if job.attempt >= self.max_attempts:
                     planned, result = failures[0]
                     reason = (
                         f"gave up after {job.attempt} attempts; "
@@ -190,7 +240,13 @@ class Worker(QueueWorker):
         """Write dead letters; return the messages that may now be deleted."""
         if not dead:
             return []
-        results = self.dead_letters.write_messages([letter for _, letter in dead])
+        letters = []
+        for job, letter in dead:
+            fitted, dropped = fit(letter, self.dead_letters.max_message_size)
+            if dropped or fitted.attributes != letter.attributes:
+                log.warning("dead_letter_trimmed", message_id=job.message.message_id, dropped=dropped)
+            letters.append(fitted)
+        results = self.dead_letters.write_messages(letters)
         finished = []
         for (job, letter), result in zip(dead, results, strict=True):
             fields = {
@@ -213,7 +269,10 @@ class Worker(QueueWorker):
         """Leave jobs to be retried after a backoff; return the messages replaced by an envelope.
 
         A job some of whose actions succeeded is re-sent as an envelope naming them
-        (standard queues), so the retry runs only the rest.
+        (standard queues), so the retry runs only the rest. Where no envelope can
+        be used (FIFO queues: an envelope would jump the group's order) or stored,
+        this process remembers what is done (``DoneMemory``) for when it gets the
+        message again.
         """
         if not jobs:
             return []
@@ -231,6 +290,9 @@ class Worker(QueueWorker):
                         "retry_envelope_failed", message_id=job.message.message_id, error=result.error_code
                     )
         rest = [job for job in jobs if job.message not in replaced]
+        for job in rest:
+            if job.done():
+                self.memory.remember(job.message.message_id, job.done())
         for job in jobs:
             self.metrics.settled(job, "retried")  # metrics
             log.warning(
@@ -244,6 +306,7 @@ class Worker(QueueWorker):
                 **correlation(job.event),
             )
         if rest:
+            self.heartbeat.forget(job.message for job in rest)
             self.events.change_visibility((job.message, delays[id(job)]) for job in rest)
         return replaced
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import structlog
@@ -18,14 +18,21 @@ log = structlog.get_logger(__name__)
 class Heartbeat:
     """Extends the visibility timeout of tracked messages before it runs out.
 
-    A message is extended once less than a third of the queue's visibility
-    timeout is left, so slow work never makes SQS deliver it a second time.
+    A message is extended by the queue's own visibility timeout once less than
+    half of it is left, so slow work never makes SQS deliver it a second time.
+    Settling a message (deleting it, setting its retry delay, releasing it)
+    starts with ``forget``, so no extension can overwrite what was decided.
+    If SQS delivers a tracked message again all the same (an extension failed),
+    ``adopt`` hands the new receipt handle to the work in progress instead.
     """
 
     def __init__(self, queue: IQueue) -> None:
         self.queue = queue
         self._deadlines: dict[str, tuple[SQSMessage, float]] = {}
         self._lock = threading.Lock()
+        # Held while a beat talks to SQS: ``forget`` waits for it, so a beat that
+        # chose a message before it was forgotten cannot extend it afterwards.
+        self._beating = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
@@ -40,20 +47,40 @@ class Heartbeat:
         with self._lock:
             for message in messages:
                 deadline = message.received_at + self.timeout
-                self._deadlines[message.receipt_handle] = (message, deadline)
+                self._deadlines[message.message_id] = (message, deadline)
             if self._thread is None and self.timeout > 0:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
         try:
             yield
         finally:
-            with self._lock:
-                for message in messages:
-                    self._deadlines.pop(message.receipt_handle, None)
+            self.forget(messages)
+
+    def forget(self, messages: Iterable[SQSMessage]) -> None:
+        """Stop extending ``messages`` (waiting for a beat in progress to end)."""
+        with self._beating, self._lock:
+            for message in messages:
+                self._deadlines.pop(message.message_id, None)
+
+    def adopt(self, message: SQSMessage) -> bool:
+        """If ``message`` is already being worked on, give that work its new receipt
+        handle (the one SQS now honours) and say so; the caller then drops it."""
+        with self._lock:
+            tracked = self._deadlines.get(message.message_id)
+            if tracked is None:
+                return False
+            tracked[0].receipt_handle = message.receipt_handle
+            self._deadlines[message.message_id] = (tracked[0], message.received_at + self.timeout)
+            return True
 
     def in_flight(self) -> int:
         """How many messages are being tracked now."""
         return len(self._deadlines)
+
+    def tracked(self) -> list[SQSMessage]:
+        """The messages being tracked now."""
+        with self._lock:
+            return [message for message, _ in self._deadlines.values()]
 
     def stop(self) -> None:
         """Stop the heartbeat thread."""
@@ -62,19 +89,26 @@ class Heartbeat:
     def _run(self) -> None:
         interval = max(0.05, min(1.0, self.timeout / 6))
         while not self._stopped.wait(interval):
-            self.beat()
+            try:
+                self.beat()
+            except Exception:  # a bug: keep beating, the messages depend on it
+                log.exception("heartbeat_error")
 
     def beat(self) -> None:
-        """Extend every tracked message that has less than a third of its time left."""
-        now = time.monotonic()
-        with self._lock:
-            due = [m for m, deadline in self._deadlines.values() if deadline - now < self.timeout / 3]
-        if not due:
-            return
-        failed = {m.receipt_handle for m in self.queue.change_visibility((m, self.timeout) for m in due)}
-        with self._lock:
-            for message in due:
-                if message.receipt_handle in failed or message.receipt_handle not in self._deadlines:
-                    continue
-                self._deadlines[message.receipt_handle] = (message, now + self.timeout)
-        log.debug("visibility_extended", count=len(due) - len(failed), failed=len(failed))
+        """Extend every tracked message that has less than half of its time left."""
+        with self._beating:
+            now = time.monotonic()
+            with self._lock:
+                due = [m for m, deadline in self._deadlines.values() if deadline - now < self.timeout / 2]
+            if not due:
+                return
+            failed = {m.message_id for m in self.queue.change_visibility((m, self.timeout) for m in due)}
+            with self._lock:
+                for message in due:
+                    if message.message_id in failed or message.message_id not in self._deadlines:
+                        continue
+                    self._deadlines[message.message_id] = (message, now + self.timeout)
+        if failed:
+            log.warning("visibility_extension_failed", count=len(failed), extended=len(due) - len(failed))
+        else:
+            log.debug("visibility_extended", count=len(due))

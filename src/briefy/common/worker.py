@@ -18,6 +18,8 @@ log = structlog.get_logger(__name__)
 
 #: Longest pause between receive attempts while SQS is unreachable, in seconds.
 MAX_RECEIVE_BACKOFF = 30.0
+#: Shortest pause between failed receive attempts, whatever the settings say.
+MIN_RECEIVE_BACKOFF = 0.1
 
 
 class QueueWorker:
@@ -25,7 +27,9 @@ class QueueWorker:
 
     ``run()`` turns ``concurrency`` receive/process pipelines until ``stop()``;
     ``run_once()`` turns one pipeline once, so tests can drive the real loop.
-    Subclasses implement ``process_batch``.
+    Subclasses implement ``process_batch``. While receiving fails the pipelines
+    back off exponentially (from ``backoff_base`` seconds, doubling, with jitter,
+    up to ``backoff_max``).
     """
 
     def __init__(
@@ -36,14 +40,19 @@ class QueueWorker:
         batch_size: int = 10,
         concurrency: int = 1,
         shutdown_timeout: float = 30.0,
+        backoff_base: float = 1.0,
+        backoff_max: float = MAX_RECEIVE_BACKOFF,
     ) -> None:
         self.queue = queue
         self.wait_time = wait_time
         self.batch_size = batch_size
         self.concurrency = max(1, concurrency)
         self.shutdown_timeout = shutdown_timeout
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
         self.heartbeat = Heartbeat(queue)
         self._stopping = threading.Event()
+        self._stop_reason = ""
         self._receive_failures = 0
         self.last_turn = time.monotonic()
 
@@ -61,16 +70,17 @@ class QueueWorker:
         try:
             messages = self.queue.get_messages(self.batch_size, self.wait_time)
         except Exception as error:
-            self._receive_failures += 1
-            delay = min(MAX_RECEIVE_BACKOFF, 0.5 * 2 ** min(self._receive_failures, 8))
-            delay *= random.uniform(0.5, 1.0)
+            failures = self._receive_failures = self._receive_failures + 1
+            delay = self.backoff_base * 2 ** min(failures - 1, 16)
+            delay = max(MIN_RECEIVE_BACKOFF, min(self.backoff_max, delay) * random.uniform(0.5, 1.0))
             log.error(
                 "receive_failed",
                 queue=self.queue.name,
                 error=error_code(error),
                 detail=str(error),
                 transient=is_transient(error),
-                retry_in=round(delay, 2),
+                failures=failures,
+                retry_in=round(delay, 3),
             )
             self._stopping.wait(delay)
             return []
@@ -85,6 +95,13 @@ class QueueWorker:
         messages = self.receive()
         if not messages:
             return 0
+        fresh = [message for message in messages if not self.heartbeat.adopt(message)]
+        if len(fresh) < len(messages):
+            # Redelivered while still in progress here: the work in progress goes on.
+            log.warning("redelivered_in_progress", count=len(messages) - len(fresh))
+        messages = fresh
+        if not messages:
+            return 0
         if self.stopping:
             self.release(messages)
             return 0
@@ -95,6 +112,7 @@ class QueueWorker:
 
     def release(self, messages: Sequence[SQSMessage]) -> None:
         """Make messages that will not be processed visible again at once."""
+        self.heartbeat.forget(messages)
         failed = self.queue.change_visibility((m, 0) for m in messages)
         log.info("messages_released", count=len(messages) - len(failed), failed=len(failed))
 
@@ -107,7 +125,11 @@ class QueueWorker:
                 self._stopping.wait(1.0)
 
     def run(self) -> None:
-        """Turn the pipelines until ``stop()``, then let in-progress work finish."""
+        """Turn the pipelines until ``stop()``, then let in-progress work finish.
+
+        Work still in progress after ``shutdown_timeout`` seconds is given up: its
+        messages are made visible again at once, for another worker to redo.
+        """
         threads = [
             threading.Thread(target=self._pipeline, name=f"pipeline-{i}", daemon=True)
             for i in range(self.concurrency)
@@ -115,19 +137,35 @@ class QueueWorker:
         for thread in threads:
             thread.start()
         log.info("worker_started", queue=self.queue.name, concurrency=self.concurrency)
+        if self.shutdown_timeout < self.wait_time:
+            # A receive still waiting at the deadline may get messages nobody releases.
+            log.warning(
+                "shutdown_timeout_below_wait_time",
+                shutdown_timeout=self.shutdown_timeout,
+                wait_time=self.wait_time,
+            )
         while not self._stopping.wait(0.2):
             pass
+        log.info("worker_stopping", queue=self.queue.name, reason=self._stop_reason)
         deadline = time.monotonic() + self.shutdown_timeout
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         left = [t.name for t in threads if t.is_alive()]
-        self.heartbeat.stop()
         if left:
-            log.warning("shutdown_timeout", pipelines=left, in_flight=self.heartbeat.in_flight())
+            abandoned = self.heartbeat.tracked()
+            self.heartbeat.forget(abandoned)
+            log.warning("shutdown_timeout", pipelines=left, in_flight=len(abandoned))
+            if abandoned:
+                self.release(abandoned)
+        self.heartbeat.stop()
         log.info("worker_stopped", queue=self.queue.name)
 
-    def stop(self) -> None:
-        """Stop receiving; ``run()`` returns once in-progress batches are done."""
+    def stop(self, reason: str = "") -> None:
+        """Stop receiving; ``run()`` returns once in-progress batches are done.
+
+        Only sets a flag (``run()`` logs it), so a signal handler may call it: a
+        handler that logged could deadlock on the lock of a log line being written.
+        """
         if not self.stopping:
-            log.info("worker_stopping", queue=self.queue.name)
+            self._stop_reason = reason
         self._stopping.set()

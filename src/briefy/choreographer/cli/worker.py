@@ -99,14 +99,18 @@ def announce(app: Application) -> None:
 
 
 def install_signal_handlers(worker: Any) -> None:
-    """First SIGTERM/SIGINT: graceful stop. Second: exit at once."""
+    """First SIGTERM/SIGINT: graceful stop. Second: exit at once (128 + the signal number).
+
+    The handler does no logging: it runs between two bytecodes of the main thread,
+    which may be holding the lock of the log line it is writing.
+    """
 
     def handle(signum: int, _: Any) -> None:
+        name = signal.Signals(signum).name
         if worker.stopping:
-            log.warning("forced_exit", signal=signal.Signals(signum).name)
+            os.write(2, f"choreographer worker: second {name}: exiting at once\n".encode())
             os._exit(128 + signum)
-        log.info("signal_received", signal=signal.Signals(signum).name)
-        worker.stop()
+        worker.stop(reason=name)
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)

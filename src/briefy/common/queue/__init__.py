@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -85,6 +86,11 @@ class Queue:
         self.fifo = self.attributes.get("FifoQueue", "false") == "true"
         self.visibility_timeout = int(self.attributes.get("VisibilityTimeout", "30"))
 
+    @property
+    def max_message_size(self) -> int:
+        """The largest message (body and attributes, in bytes) the queue accepts."""
+        return int(self.attributes.get("MaximumMessageSize", BATCH_BYTES))
+
     # -- writing -------------------------------------------------------------
     def validate(self, payload: Any) -> None:
         """Raise ``InvalidPayload`` unless the payload satisfies the queue's schema."""
@@ -148,6 +154,8 @@ class Queue:
     # -- reading -------------------------------------------------------------
     def get_messages(self, max_number: int = 10, wait_time: int = 20) -> list[SQSMessage]:
         """Receive up to ``max_number`` messages, long polling for ``wait_time`` seconds."""
+        # Their visibility timeouts start during the call: count from its start, to be safe.
+        asked_at = time.monotonic()
         response = self.client.receive_message(
             QueueUrl=self.url,
             MaxNumberOfMessages=max_number,
@@ -155,7 +163,7 @@ class Queue:
             MessageSystemAttributeNames=_SYSTEM_ATTRIBUTES,
             MessageAttributeNames=["All"],
         )
-        return [SQSMessage.from_response(raw) for raw in response.get("Messages", [])]
+        return [SQSMessage.from_response(raw, asked_at) for raw in response.get("Messages", [])]
 
     def delete_messages(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
         """Delete messages with DeleteMessageBatch; return those not deleted."""

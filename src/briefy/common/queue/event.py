@@ -31,6 +31,12 @@ class EventQueue(Queue):
         arn = str(policy.get("deadLetterTargetArn", ""))
         return arn.rsplit(":", 1)[-1] if arn else None
 
+    def max_receive_count(self) -> int | None:
+        """The RedrivePolicy's ``maxReceiveCount``: SQS dead-letters on the receive after it."""
+        policy: Mapping[str, Any] = orjson.loads(self.attributes.get("RedrivePolicy", "{}") or "{}")
+        count = policy.get("maxReceiveCount")
+        return int(count) if count else None
+
     def connect_dead_letters(self, client: Any, queue_name: str | None = None, create: bool = False) -> Queue:
         """Bind the dead-letter queue (setting, then RedrivePolicy, then the default)."""
         dlq = DeadLetterQueue()

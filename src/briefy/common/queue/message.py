@@ -16,11 +16,12 @@ class SQSMessage:
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
     message_attributes: dict[str, str] = field(default_factory=dict)
+    #: When (``time.monotonic()``) its visibility timeout started, at the latest.
     received_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def from_response(cls, raw: dict[str, Any]) -> SQSMessage:
-        """Build from one entry of a ReceiveMessage response."""
+    def from_response(cls, raw: dict[str, Any], received_at: float | None = None) -> SQSMessage:
+        """Build from one entry of a ReceiveMessage response (asked for at ``received_at``)."""
         attributes = {
             name: str(value.get("StringValue", ""))
             for name, value in raw.get("MessageAttributes", {}).items()
@@ -31,6 +32,7 @@ class SQSMessage:
             body=raw.get("Body", ""),
             attributes=dict(raw.get("Attributes", {})),
             message_attributes=attributes,
+            received_at=time.monotonic() if received_at is None else received_at,
         )
 
     @property
@@ -56,7 +58,12 @@ class OutgoingMessage:
 
     def size(self) -> int:
         """Bytes SQS counts against its size limits: body plus attributes."""
-        return len(self.body.encode("utf-8")) + sum(len(k) + len(v) + 6 for k, v in self.attributes.items())
+        attributes = sum(
+            len(name.encode("utf-8")) + len(value.encode("utf-8")) + len("String")
+            for name, value in self.attributes.items()
+            if value != ""
+        )
+        return len(self.body.encode("utf-8")) + attributes
 
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""

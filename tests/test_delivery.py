@@ -1,0 +1,402 @@
+"""Delivery bookkeeping and the worker's retries, on moto's mock (see README "Delivery guarantees")."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+import zope.component.testing
+from botocore.config import Config
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from moto import mock_aws
+from structlog.testing import capture_logs
+
+from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
+from briefy.choreographer.config import Settings
+from briefy.choreographer.delivery import (
+    DONE,
+    Job,
+    attempt_limit,
+    backoff,
+    clean,
+    fit,
+    rounds,
+)
+from briefy.choreographer.memory import DoneMemory
+from briefy.choreographer.provision import create_queues
+from briefy.choreographer.worker import Worker
+from briefy.common.errors import is_transient
+from briefy.common.queue.message import SQSMessage
+from tests.faults import Faults, failure, to_queue
+from tests.fixtures.twoactions import SITE_ZCML
+from tests.support import LEAD_DATA, event
+
+FIRST = "pair.created.first"
+SECOND = "pair.created.second"
+
+
+def pair(**fields: Any) -> dict[str, Any]:
+    """A ``pair.created`` event (two actions: first.queue, then second.queue)."""
+    return event("pair.created", {"name": "left"}, **fields)
+
+
+class Pairs:
+    """The worker on the twoactions site's queues in moto's mock, and helpers to read them."""
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        self.client = client
+        create_queues(client, settings)
+        self.app = Application(settings, client=client)
+        connect_queues(self.app)
+        self.worker = Worker(self.app.events, settings, self.app.dead_letters)  # type: ignore[arg-type]
+        self.urls = {name: queue.url for name, queue in self.app.queues.items()}
+        self.urls["dlq"] = self.app.dead_letters.url  # type: ignore[union-attr]
+        self.fifo = settings.queue_name("events.queue", "events").endswith(".fifo")
+        self.received: list[str] = []
+        client.meta.events.register("after-call.sqs.ReceiveMessage", self._record)
+
+    def _record(self, parsed: dict[str, Any], **_: Any) -> None:
+        self.received += [message["ReceiptHandle"] for message in parsed.get("Messages", [])]
+
+    def send(self, body: Any, group: str = "g") -> str:
+        extra = {"MessageGroupId": group, "MessageDeduplicationId": str(random.random())} if self.fifo else {}
+        return str(
+            self.client.send_message(
+                QueueUrl=self.urls["events.queue"], MessageBody=json.dumps(body), **extra
+            )["MessageId"]
+        )
+
+    def take(self, name: str) -> list[dict[str, Any]]:
+        """Receive (and delete) what is on a queue."""
+        found: list[dict[str, Any]] = []
+        while True:
+            response = self.client.receive_message(
+                QueueUrl=self.urls[name], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            messages = response.get("Messages", [])
+            if not messages:
+                return found
+            for message in messages:
+                self.client.delete_message(QueueUrl=self.urls[name], ReceiptHandle=message["ReceiptHandle"])
+            found += messages
+
+    def expire(self) -> None:
+        """Make every event received so far visible again, as if its visibility timeout ran out."""
+        for handle in self.received:
+            with contextlib.suppress(ClientError):  # deleted, or from another queue
+                self.client.change_message_visibility(
+                    QueueUrl=self.urls["events.queue"], ReceiptHandle=handle, VisibilityTimeout=0
+                )
+        self.received.clear()
+
+
+@pytest.fixture
+def pairs_client() -> Iterator[Any]:
+    """A clean registry with the twoactions site loaded, and moto's mock."""
+    zope.component.testing.setUp()
+    reset_zcml()
+    load_zcml(Settings(zcml=SITE_ZCML))
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+    zope.component.testing.tearDown()
+    reset_zcml()
+
+
+def pairs_settings(**changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "endpoint_url": "http://mocked",
+        "zcml": SITE_ZCML,
+        "wait_time": 0,
+        "backoff_base": 0.0,
+        "concurrency": 1,
+    }
+    return Settings(**{**values, **changes})
+
+
+@pytest.fixture
+def pairs(pairs_client: Any) -> Pairs:
+    return Pairs(pairs_client, pairs_settings())
+
+
+# -- bookkeeping ----------------------------------------------------------------
+def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
+    """Retry delays lie in [c/2, c] where c doubles per attempt, and never pass the cap."""
+    random.seed(3)
+    for attempt in range(1, 12):
+        ceiling = min(60.0, 1.0 * 2 ** (attempt - 1))
+        delays = [backoff(attempt, 1.0, 60) for _ in range(50)]
+        assert all(round(ceiling / 2) <= d <= round(ceiling) for d in delays)
+
+
+def test_attempt_limit_stays_below_the_redrive_policy() -> None:
+    """The worker's limit is the setting, lowered so it dead-letters before SQS's redrive would."""
+    assert attempt_limit(8, None) == 8
+    assert attempt_limit(8, 13) == 8
+    assert attempt_limit(8, 5) == 4
+    assert attempt_limit(8, 1) == 1
+
+
+def test_rounds_keep_group_order() -> None:
+    """A FIFO batch splits into rounds holding the k-th message of each group, in order."""
+
+    def job(group: str, n: int) -> Job:
+        return Job(SQSMessage(f"{group}{n}", f"r{group}{n}", "{}", {"MessageGroupId": group}))
+
+    jobs = [job("a", 1), job("b", 1), job("a", 2), job("a", 3), job("b", 2)]
+    assert [[j.message.message_id for j in r] for r in rounds(jobs, fifo=True)] == [
+        ["a1", "b1"],
+        ["a2", "b2"],
+        ["a3"],
+    ]
+    assert rounds(jobs, fifo=False) == [jobs]
+
+
+def test_fit_keeps_the_body_and_sheds_attributes() -> None:
+    """A dead letter too big for its queue keeps its body whole and gives up attribute bytes."""
+    body = "x" * 1000
+    letter = Job(SQSMessage("m", "r", body)).dead_letter("invalid_json", "e" * 900)
+    fitted, dropped = fit(letter, 1100)
+    assert fitted.body == body
+    assert fitted.size() <= 1100
+    assert fitted.attributes["error_type"] == "invalid_json"
+    assert dropped and "error_type" not in dropped
+    assert fit(letter, 10_000) == (letter, [])
+
+
+def test_attribute_values_lose_characters_sqs_refuses() -> None:
+    """Text from a body that SQS would refuse in an attribute value is replaced, not sent."""
+    letter = Job(SQSMessage("m", "r", "{}")).dead_letter("wrong_type", "bad \x00 \ufffe value")
+    assert letter.attributes["error_message"] == "bad \ufffd \ufffd value"
+    assert clean("ok\tline\nlé 💡") == "ok\tline\nlé 💡"
+
+
+def test_done_memory_is_bounded() -> None:
+    """The memory keeps the newest entries and tells done actions from settled messages."""
+    memory = DoneMemory(size=2)
+    memory.remember("a", [FIRST])
+    assert memory.settle(SQSMessage("b", "rb", "{}")) == 1
+    memory.remember("c", [SECOND])
+    assert len(memory) == 2
+    assert memory.recall("a") == ()
+    assert memory.settled("b") and not memory.settled("c")
+    assert memory.recall("c") == (SECOND,)
+
+
+def test_undeleted_messages_are_offered_for_a_few_more_deletes() -> None:
+    """A settled message whose delete failed is offered again until it failed more than ``most`` times."""
+    memory = DoneMemory()
+    undeleted = SQSMessage("m", "r", "{}")
+    memory.settle(undeleted)
+    assert memory.undeleted(most=2) == [undeleted]
+    memory.settle(undeleted)
+    memory.settle(undeleted)
+    assert memory.undeleted(most=2) == []
+    assert memory.settled("m")
+
+
+# -- the worker: attempts -------------------------------------------------------------
+def test_worker_lowers_its_attempt_limit_below_the_redrive_policy(pairs_client: Any) -> None:
+    """With maxReceiveCount 3 and 8 attempts set, the worker makes 2 and says so at start."""
+    settings = pairs_settings(max_attempts=8)
+    with capture_logs() as logs:
+        pairs = Pairs(pairs_client, settings)
+        pairs.client.set_queue_attributes(
+            QueueUrl=pairs.urls["events.queue"],
+            Attributes={
+                "RedrivePolicy": json.dumps(
+                    {
+                        "deadLetterTargetArn": "arn:aws:sqs:us-east-1:123456789012:events-dlq",
+                        "maxReceiveCount": 3,
+                    }
+                )
+            },
+        )
+        pairs.worker.events.refresh_attributes()
+        worker = Worker(pairs.worker.events, settings, pairs.worker.dead_letters)
+    assert worker.max_attempts == 2
+    [entry] = [e for e in logs if e["event"] == "attempt_limit" and e["lowered"]]
+    assert (entry["log_level"], entry["max_receive_count"], entry["setting"]) == ("warning", 3, 8)
+
+
+def test_a_message_received_beyond_the_limit_is_dead_lettered_unrun(pairs: Pairs) -> None:
+    """A message received more often than the limit (a crashing worker) goes to the DLQ, not run."""
+    pairs.worker.max_attempts = 1
+    pairs.send(pair())
+    pairs.worker.events.get_messages(10, 0)
+    pairs.expire()
+    pairs.worker.run_once()
+    assert pairs.take("first.queue") == []
+    [letter] = pairs.take("dlq")
+    assert letter["MessageAttributes"]["error_type"]["StringValue"] == "attempts_exhausted"
+
+
+# -- the worker: partial success ----------------------------------------------------------
+def test_partial_success_leaves_an_envelope_naming_what_is_done(pairs: Pairs) -> None:
+    """When the second action fails, the event is replaced by an envelope naming the first."""
+    Faults(pairs.client).fail("SendMessageBatch", how="throttle", when=to_queue("/second"))
+    pairs.send(pair())
+    pairs.worker.run_once()
+    [envelope] = pairs.worker.events.get_messages(10, 0)
+    assert orjson.loads(envelope.message_attributes[DONE]) == [FIRST]
+    assert envelope.message_attributes["choreographer.attempt"] == "1"
+    assert len(pairs.take("first.queue")) == 1
+    assert pairs.take("second.queue") == []
+
+
+def test_a_retry_sends_only_what_failed(pairs: Pairs) -> None:
+    """The retry of a partly done event sends the failed action only: each output exists once."""
+    Faults(pairs.client).fail("SendMessageBatch", how="5xx", when=to_queue("/second"))
+    pairs.send(pair())
+    pairs.worker.run_once()
+    assert pairs.worker.run_once() == 1
+    assert [json.loads(m["Body"])["step"] for m in pairs.take("first.queue")] == ["first"]
+    assert [json.loads(m["Body"])["step"] for m in pairs.take("second.queue")] == ["second"]
+    assert pairs.worker.run_once() == 0
+
+
+def test_without_an_envelope_the_process_remembers_what_is_done(pairs: Pairs) -> None:
+    """If the envelope cannot be stored, the retry this process receives still skips what is done."""
+    faults = Faults(pairs.client)
+    faults.fail("SendMessageBatch", how="5xx", when=to_queue("/second"))
+    faults.fail("SendMessageBatch", how="5xx", when=to_queue("/events"))
+    pairs.send(pair())
+    with capture_logs() as logs:
+        pairs.worker.run_once()
+        pairs.worker.run_once()
+    assert "retry_envelope_failed" in [e["event"] for e in logs]
+    assert len(pairs.take("first.queue")) == 1
+    assert len(pairs.take("second.queue")) == 1
+
+
+def test_a_message_whose_delete_failed_is_only_deleted_when_it_returns(pairs: Pairs) -> None:
+    """A done event whose delete failed is not run again when it comes back: no duplicate."""
+    Faults(pairs.client).fail("DeleteMessageBatch", how="connection")
+    pairs.send(pair())
+    pairs.worker.run_once()
+    pairs.expire()
+    with capture_logs() as logs:
+        assert pairs.worker.run_once() == 1
+    assert "event_already_settled" in [e["event"] for e in logs]
+    assert len(pairs.take("first.queue")) == 1
+    assert len(pairs.take("second.queue")) == 1
+    assert pairs.worker.run_once() == 0
+
+
+def test_a_failed_dead_letter_write_keeps_the_message(pairs: Pairs) -> None:
+    """Bad input whose DLQ write fails is not deleted: it is retried, then dead-lettered."""
+    Faults(pairs.client).fail("SendMessageBatch", how="throttle", when=to_queue("/events-dlq"))
+    pairs.send({"not": "an event"})
+    with capture_logs() as logs:
+        pairs.worker.run_once()
+    assert "dead_letter_failed" in [e["event"] for e in logs]
+    assert pairs.take("dlq") == []
+    pairs.worker.run_once()
+    [letter] = pairs.take("dlq")
+    assert letter["MessageAttributes"]["error_type"]["StringValue"] == "missing_field"
+
+
+# -- the worker: FIFO -----------------------------------------------------------------
+@pytest.fixture
+def fifo_pairs(pairs_client: Any) -> Pairs:
+    names = {
+        "CHOREOGRAPHER_EVENTS_QUEUE": "events.fifo",
+        "CHOREOGRAPHER_FIRST_QUEUE": "first.fifo",
+        "CHOREOGRAPHER_SECOND_QUEUE": "second.fifo",
+    }
+    return Pairs(pairs_client, pairs_settings(queue_names=names))
+
+
+def test_fifo_outputs_carry_their_output_id_as_deduplication_id(fifo_pairs: Pairs) -> None:
+    """On a FIFO output queue the output id is the MessageDeduplicationId, the guid the group."""
+    message = pair()
+    fifo_pairs.send(message)
+    fifo_pairs.worker.run_once()
+    response = fifo_pairs.client.receive_message(
+        QueueUrl=fifo_pairs.urls["first.queue"],
+        MessageSystemAttributeNames=["All"],
+        MessageAttributeNames=["All"],
+    )
+    [out] = response["Messages"]
+    assert out["Attributes"]["MessageDeduplicationId"] == json.loads(out["Body"])["output_id"]
+    assert out["Attributes"]["MessageDeduplicationId"] == out["MessageAttributes"]["output_id"]["StringValue"]
+    assert out["Attributes"]["MessageGroupId"] == message["guid"]
+
+
+def test_fifo_retry_keeps_the_group_waiting_and_skips_what_is_done(fifo_pairs: Pairs) -> None:
+    """On FIFO a failed event holds back its group's later events; its retry sends only what failed."""
+    Faults(fifo_pairs.client).fail("SendMessageBatch", how="throttle", when=to_queue("/second.fifo"))
+    first, later = pair(), pair()
+    fifo_pairs.send(first)
+    fifo_pairs.send(later)
+    fifo_pairs.worker.run_once()
+    assert [json.loads(m["Body"])["guid"] for m in fifo_pairs.take("first.queue")] == [first["guid"]]
+    while fifo_pairs.worker.run_once():
+        pass
+    assert [json.loads(m["Body"])["guid"] for m in fifo_pairs.take("first.queue")] == [later["guid"]]
+    assert [json.loads(m["Body"])["guid"] for m in fifo_pairs.take("second.queue")] == [
+        first["guid"],
+        later["guid"],
+    ]
+
+
+# -- the worker: lead events on the reference site --------------------------------------
+def test_a_too_big_dead_letter_is_trimmed_not_lost(app: Application) -> None:
+    """Bad input near the DLQ's size limit still reaches it whole, with fewer attributes."""
+    dlq = app.dead_letters
+    assert dlq is not None
+    app.client.set_queue_attributes(QueueUrl=dlq.url, Attributes={"MaximumMessageSize": "2048"})
+    dlq.refresh_attributes()
+    worker = Worker(app.events, app.settings, dlq)  # type: ignore[arg-type]
+    message = event("lead.created", {**LEAD_DATA, "notes": ""}, created_at="never")
+    message["data"]["notes"] = "n" * (2000 - len(json.dumps(message)))
+    body = json.dumps(message)
+    app.client.send_message(QueueUrl=app.events.url, MessageBody=body)  # type: ignore[union-attr]
+    with capture_logs() as logs:
+        worker.run_once()
+    assert "dead_letter_trimmed" in [e["event"] for e in logs]
+    [letter] = app.client.receive_message(QueueUrl=dlq.url, MessageAttributeNames=["All"])["Messages"]
+    assert letter["Body"] == body
+    assert letter["MessageAttributes"]["error_type"]["StringValue"] == "invalid_datetime"
+
+
+def test_a_failed_delete_is_tried_again_with_the_next_batch(pairs: Pairs) -> None:
+    """A delete that failed is retried along with the next batch's, so the event never comes back."""
+    Faults(pairs.client).fail("DeleteMessageBatch", how="connection")
+    pairs.send(pair())
+    pairs.worker.run_once()
+    pairs.send(pair())
+    pairs.worker.run_once()
+    pairs.expire()
+    assert pairs.worker.run_once() == 0
+    assert len(pairs.take("first.queue")) == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (ReadTimeoutError(endpoint_url="http://sqs"), True),
+        (ConnectTimeoutError(endpoint_url="http://sqs"), True),
+        (EndpointConnectionError(endpoint_url="http://sqs"), True),
+        (ConnectionClosedError(endpoint_url="http://sqs"), True),
+        (failure("throttle", "SendMessageBatch"), True),
+        (failure("5xx", "SendMessageBatch"), True),
+        (ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "Op"), True),
+        (failure("denied", "SendMessageBatch"), False),
+        (ClientError({"Error": {"Code": "InvalidParameterValue"}}, "SendMessageBatch"), False),
+    ],
+)
+def test_transient_failures_are_told_from_permanent_ones(error: Exception, transient: bool) -> None:
+    """Throttling, 5xx, 429, timeouts and connection errors are retried; refusals are not."""
+    assert is_transient(error) is transient
