@@ -28,7 +28,7 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 MAX_REASON = 1000
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
     """A received message on its way through plan, deliver and settle."""
 

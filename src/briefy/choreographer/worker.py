@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from structlog.contextvars import bound_contextvars
 from zope.component import getUtility
 from zope.event import notify
 
@@ -21,6 +20,7 @@ from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import Job, backoff, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
+from briefy.choreographer.logging import bound_context
 from briefy.choreographer.outbox import Planned, PlanningOutbox
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
@@ -81,7 +81,7 @@ class Worker(QueueWorker):
             job.bad = error
             return
         event = job.event
-        with bound_contextvars(
+        with bound_context(
             event_id=event.id, event_name=event.event_name, guid=event.guid, request_id=event.request_id
         ):
             if job.attempt > self.settings.max_attempts:

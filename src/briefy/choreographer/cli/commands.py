@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from briefy.choreographer.cli import dryrun, events, send, worker
+from briefy.choreographer.cli import bench, dryrun, events, send, worker
 
-MODULES = [worker, send, dryrun, events]
+MODULES = [worker, send, dryrun, events, bench]
 
 
 def register(subparsers: Any) -> None:
