@@ -10,9 +10,10 @@ import pytest
 
 from briefy.choreographer.bench import ceiling, inprocess, reference
 from briefy.choreographer.bench.cpu import cpu_seconds
+from briefy.choreographer.bench.options import Options
 from briefy.choreographer.bench.process import LoopResult
 from briefy.choreographer.bench.report import render, targets
-from briefy.choreographer.bench.run import Options, Report, machine
+from briefy.choreographer.bench.run import Report, machine
 from briefy.choreographer.bench.stream import Tally, wrong_output
 from briefy.choreographer.cli.dryrun import report as dry_run
 

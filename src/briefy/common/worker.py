@@ -90,6 +90,7 @@ class QueueWorker:
             return 0
         with self.heartbeat.track(messages):
             self.process_batch(messages)
+        log.debug("batch_done", received=len(messages), seconds=round(time.monotonic() - self.last_turn, 4))
         self.last_turn = time.monotonic()
         return len(messages)
 

@@ -85,7 +85,7 @@ def measure(
     events: int,
     *,
     warmup: int = 50,
-    window: int = 100,
+    window: int = 40,
     verify: bool = True,
     timeout: float = 300.0,
     extra: Mapping[str, str] | None = None,

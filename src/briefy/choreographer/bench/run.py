@@ -12,22 +12,9 @@ from importlib import metadata
 from typing import Any
 
 from briefy.choreographer.bench import inprocess
+from briefy.choreographer.bench.options import Options
 from briefy.choreographer.bench.process import LoopResult, measure
 from briefy.choreographer.bench.server import MotoServer
-
-
-@dataclass(frozen=True)
-class Options:
-    """What to measure, and how much."""
-
-    events: int = 1000
-    rounds: int = 3
-    window: int = 50
-    warmup: int = 50
-    seed_events: int = 8
-    inprocess_events: int = 20_000
-    concurrency: int | None = None
-    timeout: float = 300.0
 
 
 @dataclass

@@ -60,7 +60,7 @@ class Tally:
 class Stream:
     """Feeds reference events and drains their outputs, keeping queue depths low."""
 
-    def __init__(self, queues: QueueSet, window: int = 100, verify: bool = True) -> None:
+    def __init__(self, queues: QueueSet, window: int = 40, verify: bool = True) -> None:
         self.queues = queues
         self.client = queues.client
         self.window = window

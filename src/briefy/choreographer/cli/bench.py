@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from briefy.choreographer.bench.options import Options
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded
 
 
@@ -21,16 +22,19 @@ def register(subparsers: Any) -> None:
         "then judge the targets of issue 4. Exits 1 when an output was wrong or missing (and, "
         "with --check, when a target is missed).",
     )
-    parser.add_argument("--events", type=int, default=1000, help="events per loop and round (1000)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of worker and ceiling, alternating (3)")
-    parser.add_argument("--window", type=int, default=50, help="most events awaiting output at once (50)")
-    parser.add_argument("--warmup", type=int, default=50, help="events before each measurement (50)")
-    parser.add_argument("--seed-events", type=int, default=8, help="events through the seed's loop (8)")
+    defaults = Options()
+    for flag, text in (
+        ("--events", "events per loop and round"),
+        ("--rounds", "rounds of worker and ceiling, alternating"),
+        ("--window", "most events awaiting their output at once"),
+        ("--warmup", "events through each loop before it is measured"),
+        ("--seed-events", "events through the seed's loop"),
+        ("--inprocess-events", "events through the in-process pipeline"),
+    ):
+        default = getattr(defaults, flag[2:].replace("-", "_"))
+        parser.add_argument(flag, type=int, default=default, metavar="N", help=f"{text} ({default})")
     parser.add_argument(
-        "--inprocess-events", type=int, default=20_000, help="events through the in-process pipeline (20000)"
-    )
-    parser.add_argument(
-        "--concurrency", type=int, default=None, help="CHOREOGRAPHER_CONCURRENCY for both loops"
+        "--concurrency", type=int, default=None, metavar="N", help="CHOREOGRAPHER_CONCURRENCY of both loops"
     )
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
@@ -40,7 +44,6 @@ def register(subparsers: Any) -> None:
 def run(args: Any) -> int:
     """Run the benchmark and print its report."""
     from briefy.choreographer.bench.report import as_json, integrity, render, targets
-    from briefy.choreographer.bench.run import Options
     from briefy.choreographer.bench.run import run as bench
 
     counts = (args.events, args.rounds, args.window, args.seed_events, args.inprocess_events)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -72,6 +73,9 @@ def run_worker(argv: Sequence[str] | None = None) -> int:
     announce(app)
     install_signal_handlers(worker)
     watch_parent(worker.stop)
+    # Everything loaded so far (boto3's models, the registry) lives as long as the process:
+    # keep it out of the garbage collector's full passes, which would walk it again and again.
+    gc.freeze()
     try:
         worker.run()
     finally:
