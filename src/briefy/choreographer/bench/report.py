@@ -122,13 +122,11 @@ def _with_spread(report: Report, name: str, figure: Callable[[LoopResult], float
 def table(rows: list[list[str]], align: str) -> list[str]:
     """Rows of cells as lines, each column aligned ``l`` (left) or ``r`` (right)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(align))]
-    return [
-        "  "
-        + "  ".join(
-            c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)
-        )
-        for row in rows
-    ]
+    lines = []
+    for row in rows:
+        cells = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return lines
 
 
 def render(report: Report) -> str:
