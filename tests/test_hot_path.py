@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from structlog.contextvars import get_contextvars
 from zope.component import adapter, getGlobalSiteManager
 from zope.interface import implementedBy
 
@@ -18,7 +17,14 @@ from briefy.choreographer.data.lead import LeadDTO
 from briefy.choreographer.events import event_factory, parse_event
 from briefy.choreographer.events.envelope import NAMESPACE
 from briefy.choreographer.events.lead import ILeadCreated
-from briefy.choreographer.logging import REDACTED, IsoTimestamp, bound_context, redact
+from briefy.choreographer.logging import (
+    REDACTED,
+    IsoTimestamp,
+    bound_context,
+    bound_fields,
+    merge_bound,
+    redact,
+)
 from briefy.choreographer.outbox import PlanningOutbox
 from briefy.choreographer.subscribers.lead import handler as lead_handler
 from tests.support import LEAD_DATA, event
@@ -96,9 +102,16 @@ def test_timestamps_are_iso_utc_to_the_microsecond() -> None:
 
 
 def test_bound_context_binds_for_the_block_and_restores() -> None:
-    """Fields are in the logging context inside the block; earlier values come back after it."""
+    """Fields are bound inside the block (nested blocks add to outer ones); earlier ones come back."""
     with bound_context(event_id="outer", guid="g"):
         with bound_context(event_id="inner"):
-            assert get_contextvars() == {"event_id": "inner", "guid": "g"}
-        assert get_contextvars() == {"event_id": "outer", "guid": "g"}
-    assert get_contextvars() == {}
+            assert bound_fields() == {"event_id": "inner", "guid": "g"}
+        assert bound_fields() == {"event_id": "outer", "guid": "g"}
+    assert bound_fields() == {}
+
+
+def test_bound_fields_reach_lines_without_overriding_them() -> None:
+    """merge_bound adds the bound fields to a line; what the line sets itself wins."""
+    with bound_context(event_id="bound", guid="g"):
+        line = merge_bound(None, "info", {"event": "x", "event_id": "explicit"})
+    assert line == {"event": "x", "event_id": "explicit", "guid": "g"}

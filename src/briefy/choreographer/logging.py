@@ -6,13 +6,13 @@ import logging
 import sys
 import time
 from collections.abc import Mapping, MutableMapping
-from contextvars import Token
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TextIO
 
 import orjson
 import structlog
-from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from briefy.choreographer.config import Settings
 
@@ -66,25 +66,41 @@ def _redact_value(key: str, value: Any) -> Any:
     return value
 
 
-class bound_context:  # noqa: N801 - used like structlog's ``bound_contextvars``
-    """Bind ``fields`` in the context-local logging context for a block, then restore it.
+#: The fields bound by ``bound_context``: one context variable holding them all.
+_BOUND: ContextVar[Mapping[str, Any]] = ContextVar("briefy_choreographer_bound", default=MappingProxyType({}))
 
-    The same as ``structlog.contextvars.bound_contextvars`` (every line logged in
-    the block carries the fields), with one set and one reset per field: the
-    worker binds an event's ids around every event.
+
+class bound_context:  # noqa: N801 - used like structlog's ``bound_contextvars``
+    """Bind ``fields`` to every line logged in a block (nested blocks add to the outer ones).
+
+    Like ``structlog.contextvars.bound_contextvars``, for the fields the worker
+    binds around every event, at a fraction of the cost: the fields live in one
+    context variable, set and reset once, and ``merge_bound`` adds them to lines.
     """
 
-    __slots__ = ("_fields", "_tokens")
+    __slots__ = ("_fields", "_token")
 
     def __init__(self, **fields: Any) -> None:
         self._fields = fields
-        self._tokens: Mapping[str, Token[Any]] = {}
 
     def __enter__(self) -> None:
-        self._tokens = bind_contextvars(**self._fields)
+        outer = _BOUND.get()
+        self._token = _BOUND.set({**outer, **self._fields} if outer else self._fields)
 
     def __exit__(self, *exc_info: object) -> None:
-        reset_contextvars(**self._tokens)
+        _BOUND.reset(self._token)
+
+
+def bound_fields() -> Mapping[str, Any]:
+    """The fields ``bound_context`` binds here and now."""
+    return _BOUND.get()
+
+
+def merge_bound(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Processor: add the ``bound_context`` fields a line does not set itself."""
+    for key, value in _BOUND.get().items():
+        event_dict.setdefault(key, value)
+    return event_dict
 
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
@@ -97,6 +113,7 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     level = getattr(logging, settings.log_level)
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        merge_bound,
         structlog.processors.add_log_level,
         IsoTimestamp(),
     ]
