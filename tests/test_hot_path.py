@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from structlog.testing import capture_logs
 from zope.component import adapter, getGlobalSiteManager
 from zope.interface import implementedBy
 
@@ -27,7 +28,8 @@ from briefy.choreographer.logging import (
 )
 from briefy.choreographer.outbox import PlanningOutbox
 from briefy.choreographer.subscribers.lead import handler as lead_handler
-from tests.support import LEAD_DATA, event
+from briefy.choreographer.worker import Worker
+from tests.support import LEAD_DATA, MAIL_DATA, event
 
 
 @pytest.mark.parametrize("action", ["lead.created.mail", "x", "é/ü", ""])
@@ -115,3 +117,21 @@ def test_bound_fields_reach_lines_without_overriding_them() -> None:
     with bound_context(event_id="bound", guid="g"):
         line = merge_bound(None, "info", {"event": "x", "event_id": "explicit"})
     assert line == {"event": "x", "event_id": "explicit", "guid": "g"}
+
+
+def test_info_logging_is_a_line_per_event_and_per_action(app: Any) -> None:
+    """A batch logs one INFO line per event and per action sent, and its summary at DEBUG."""
+    worker = Worker(app.events, app.settings, app.dead_letters)
+    messages = [
+        event("lead.created", LEAD_DATA),
+        event("mail.sent", MAIL_DATA),
+        event("lead.created", LEAD_DATA),
+    ]
+    for message in messages:
+        app.client.send_message(QueueUrl=app.events.url, MessageBody=orjson.dumps(message).decode())
+    with capture_logs() as logs:
+        assert worker.run_once() == 3
+    info = [line["event"] for line in logs if line["log_level"] == "info"]
+    assert sorted(info) == ["action_sent"] * 3 + ["event_dispatched"] * 3
+    [summary] = [line for line in logs if line["event"] == "batch_done"]
+    assert summary["log_level"] == "debug" and summary["received"] == 3
