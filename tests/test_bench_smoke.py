@@ -12,7 +12,7 @@ from briefy.choreographer.bench.inprocess import STAGES
 
 pytestmark = pytest.mark.e2e
 
-ARGS = ["--events", "20", "--rounds", "1", "--warmup", "5", "--seed-events", "1", "--inprocess-events", "200"]
+ARGS = ["--events", "60", "--rounds", "1", "--warmup", "5", "--seed-events", "1", "--inprocess-events", "200"]
 
 
 def test_bench_produces_every_figure_from_correct_outputs() -> None:
@@ -26,7 +26,7 @@ def test_bench_produces_every_figure_from_correct_outputs() -> None:
         figures = report["summary"][name]
         assert figures["events_per_second"] > 0 and figures["cpu_ms_per_event"] is not None
     [round_] = report["rounds"]
-    assert round_["worker"]["tally"]["verified"] == 20
+    assert round_["worker"]["tally"]["verified"] == 60
     assert round_["worker"]["exit_code"] == round_["ceiling"]["exit_code"] == 0
     assert report["seed"]["events_per_second"] > 0 and report["seed"]["tally"]["verified"] == 1
     pipeline = report["pipeline"]
