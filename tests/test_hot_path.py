@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
@@ -89,6 +90,12 @@ def test_redact_replaces_personal_data_at_any_depth() -> None:
         "payload": {"to_name": REDACTED, "items": [{"address": REDACTED}, 3]},
         "count": 2,
     }
+
+
+def test_redact_looks_into_mapping_subclasses() -> None:
+    """A value of a dict subclass is not taken for a plain one: its personal data is redacted."""
+    line = {"event": "x", "payload": OrderedDict(email="ada@example.org")}
+    assert redact(None, "info", line)["payload"] == {"email": REDACTED}
 
 
 def test_timestamps_are_iso_utc_to_the_microsecond() -> None:
