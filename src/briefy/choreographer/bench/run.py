@@ -37,6 +37,21 @@ class Report:
         values = [v for v in (figure(r) for r in self.loops(name)) if v is not None]
         return statistics.median(values) if values else None
 
+    def ratios(self, figure: Callable[[LoopResult], float | None]) -> list[float]:
+        """Worker over ceiling for a figure, round by round (the two ran back to back)."""
+        found = []
+        for round_ in self.rounds:
+            if "worker" in round_ and "ceiling" in round_:
+                worker, ceiling = figure(round_["worker"]), figure(round_["ceiling"])
+                if worker is not None and ceiling:
+                    found.append(worker / ceiling)
+        return found
+
+    def median_ratio(self, figure: Callable[[LoopResult], float | None]) -> float | None:
+        """The median over the rounds of the worker's figure over the ceiling's."""
+        ratios = self.ratios(figure)
+        return statistics.median(ratios) if ratios else None
+
 
 def machine() -> dict[str, Any]:
     """Where the figures come from."""
