@@ -96,11 +96,11 @@ class Stream:
                     if self._failure is not None:
                         raise self._failure
                     left = deadline - time.monotonic()
-                    if left <= 0 or not alive():
-                        raise TimeoutError(
-                            f"{target - self.tally.done} of {count} outputs did not come "
-                            f"within {timeout:.0f}s"
-                        )
+                    missing = f"{target - self.tally.done} of {count} outputs did not come"
+                    if not alive():
+                        raise RuntimeError(f"{missing}: the process under test has exited")
+                    if left <= 0:
+                        raise TimeoutError(f"{missing} within {timeout:.0f}s")
                     self._done.wait(min(left, 0.5))
             return time.perf_counter() - start
         finally:
