@@ -40,13 +40,15 @@ def register(subparsers: Any) -> None:
         "endpoint configured it serves one itself on 127.0.0.1:9324.",
     )
     add_options(parser)
-    parser.set_defaults(run=lambda args: run_worker(["--processes", str(args.processes)]))
+    parser.set_defaults(
+        run=lambda args: run_worker(["--processes", str(args.processes)], prog="choreographer worker")
+    )
 
 
-def run_worker(argv: Sequence[str] | None = None) -> int:
+def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.choreographer.worker") -> int:
     """Bootstrap, run until a signal, and return the exit code (0 after a graceful stop)."""
     parser = argparse.ArgumentParser(
-        prog="python -m briefy.choreographer.worker",
+        prog=prog,
         description="Run the choreographer worker; settings come from the environment.",
     )
     add_options(parser)
