@@ -44,7 +44,7 @@ _EXPENDABLE = (
 )
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Job:
     """A received message on its way through plan, deliver and settle."""
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+import time
+from collections.abc import Mapping, MutableMapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TextIO
 
 import orjson
@@ -54,10 +58,44 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     object or array (a message body) is redacted inside; e-mail addresses in
     any other text (error messages, tracebacks) are replaced.
     """
+    # Most lines hold only plain values under other keys: tell so at C speed, then
+    # look only at the text that could hide personal data (an e-mail, a JSON body).
+    if PERSONAL_KEYS.isdisjoint(map(str.lower, event_dict)) and _PLAIN.issuperset(
+        map(type, event_dict.values())
+    ):
+        for key, value in event_dict.items():
+            if type(value) is str and ("@" in value or value.lstrip()[:1] in ("{", "[")):
+                event_dict[key] = _redact_text(value)
+        return event_dict
     for key, value in event_dict.items():
         # A rendered traceback's frames have a ``name`` (the function's): scrub its text only.
         event_dict[key] = _scrub(value) if key == "exception" else _redact_value(str(key), value)
     return event_dict
+
+
+_CONTAINERS = (dict, list)
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+class IsoTimestamp:
+    """Processor: ``timestamp`` in ISO 8601, UTC, to the microsecond (``...T12:00:00.123456Z``).
+
+    It runs on every log line, so the text of the current second is kept and
+    reused while the second lasts (about a third of the cost of ``TimeStamper``).
+    """
+
+    def __init__(self) -> None:
+        self._second: tuple[int, str] = (-1, "")
+
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        now = time.time()
+        second = int(now)
+        cached = self._second  # one snapshot: threads may replace it concurrently
+        if cached[0] != second:
+            cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+            self._second = cached
+        event_dict["timestamp"] = f"{cached[1]}.{int((now - second) * 1_000_000):06d}Z"
+        return event_dict
 
 
 def _redact_value(key: str, value: Any) -> Any:
@@ -93,6 +131,43 @@ def _redact_text(text: str) -> str:
     return EMAIL.sub(REDACTED, text)
 
 
+#: The fields bound by ``bound_context``: one context variable holding them all.
+_BOUND: ContextVar[Mapping[str, Any]] = ContextVar("briefy_choreographer_bound", default=MappingProxyType({}))
+
+
+class bound_context:  # noqa: N801 - used like structlog's ``bound_contextvars``
+    """Bind ``fields`` to every line logged in a block (nested blocks add to the outer ones).
+
+    Like ``structlog.contextvars.bound_contextvars``, for the fields the worker
+    binds around every event, at a fraction of the cost: the fields live in one
+    context variable, set and reset once, and ``merge_bound`` adds them to lines.
+    """
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        outer = _BOUND.get()
+        self._token = _BOUND.set({**outer, **self._fields} if outer else self._fields)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _BOUND.reset(self._token)
+
+
+def bound_fields() -> Mapping[str, Any]:
+    """The fields ``bound_context`` binds here and now."""
+    return _BOUND.get()
+
+
+def merge_bound(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Processor: add the ``bound_context`` fields a line does not set itself."""
+    for key, value in _BOUND.get().items():
+        event_dict.setdefault(key, value)
+    return event_dict
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Configure structlog (and the standard library's logging) for the process.
 
@@ -106,8 +181,9 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     redacting = settings.redact_personal_data
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        merge_bound,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        IsoTimestamp(),
     ]
     if settings.json_logs:
         tracebacks = ExceptionDictTransformer(show_locals=not redacting)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
-from structlog.contextvars import bound_contextvars
 from zope.component import getUtility
 from zope.event import notify
 
@@ -21,7 +20,7 @@ from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
-from briefy.choreographer.logging import correlation
+from briefy.choreographer.logging import bound_context, correlation
 from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.metrics import Metrics
 from briefy.choreographer.outbox import Planned, PlanningOutbox
@@ -136,7 +135,7 @@ class Worker(QueueWorker):
             job.bad = error
             return
         event = job.event
-        with bound_contextvars(
+        with bound_context(
             event_id=event.id,
             event_name=event.event_name,
             guid=event.guid,

@@ -105,9 +105,11 @@ class QueueWorker:
         if self.stopping:
             self.release(messages)
             return 0
+        started = time.monotonic()
         with self.heartbeat.track(messages):
             self.process_batch(messages)
         self.last_turn = time.monotonic()
+        log.debug("batch_done", received=len(messages), seconds=round(self.last_turn - started, 4))
         return len(messages)
 
     def release(self, messages: Sequence[SQSMessage]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -14,8 +15,20 @@ import structlog
 from briefy.choreographer.bootstrap import Application, StartupError, bootstrap
 from briefy.choreographer.config import Settings, SettingsError
 from briefy.choreographer.logging import configure_logging
+from briefy.choreographer.supervisor import Supervisor, watch_parent
 
 log = structlog.get_logger("briefy.choreographer.worker")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The worker's options (the rest of its settings come from the environment)."""
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N worker processes under this one, which forwards SIGTERM/SIGINT to them (default 1)",
+    )
 
 
 def register(subparsers: Any) -> None:
@@ -26,21 +39,30 @@ def register(subparsers: Any) -> None:
         description="Run the worker until SIGTERM or SIGINT. In development with no SQS "
         "endpoint configured it serves one itself on 127.0.0.1:9324.",
     )
-    parser.set_defaults(run=lambda args: run_worker([]))
+    add_options(parser)
+    parser.set_defaults(
+        run=lambda args: run_worker(["--processes", str(args.processes)], prog="choreographer worker")
+    )
 
 
-def run_worker(argv: Sequence[str] | None = None) -> int:
+def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.choreographer.worker") -> int:
     """Bootstrap, run until a signal, and return the exit code (0 after a graceful stop)."""
-    argparse.ArgumentParser(
-        prog="python -m briefy.choreographer.worker",
+    parser = argparse.ArgumentParser(
+        prog=prog,
         description="Run the choreographer worker; settings come from the environment.",
-    ).parse_args(argv)
+    )
+    add_options(parser)
+    args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error("--processes must be at least 1")
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"choreographer worker: error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    if args.processes > 1:
+        return supervise(settings, args.processes)
     try:
         app = bootstrap(settings)
     except StartupError as error:
@@ -56,6 +78,10 @@ def run_worker(argv: Sequence[str] | None = None) -> int:
         return startup_failed(error)
     announce(app)
     install_signal_handlers(worker)
+    watch_parent(worker.stop)
+    # Everything loaded so far (boto3's models, the registry) lives as long as the process:
+    # keep it out of the garbage collector's full passes, which would walk it again and again.
+    gc.freeze()
     try:
         worker.run()
     finally:
@@ -72,21 +98,53 @@ def startup_failed(error: StartupError) -> int:
     return 2
 
 
+def announce_embedded(app: Application) -> None:
+    """In embedded mode, say where SQS is served and how to publish to it."""
+    if app.embedded is None or app.events is None:
+        return
+    log.info(
+        "embedded_sqs_started",
+        endpoint=app.embedded.url,
+        region=app.client.meta.region_name,
+        queues=sorted(q.queue_name for q in app.queues.values()),
+        publish=(
+            f"aws --endpoint-url {app.embedded.url} --region {app.client.meta.region_name} "
+            f"sqs send-message --queue-url {app.events.url} --message-body file://event.json"
+        ),
+    )
+
+
+def supervise(settings: Settings, processes: int) -> int:
+    """Run ``processes`` workers under this process; in embedded mode serve SQS for them all."""
+    env = dict(os.environ)
+    app = None
+    if settings.embedded:
+        try:
+            app = bootstrap(settings)
+        except StartupError as error:
+            return startup_failed(error)
+        assert app.embedded is not None
+        announce_embedded(app)
+        # The children reach this process's endpoint as a configured one (moto takes any keys).
+        env.update(
+            AWS_ENDPOINT_URL_SQS=app.embedded.url,
+            AWS_DEFAULT_REGION=app.client.meta.region_name,
+            AWS_ACCESS_KEY_ID="embedded",
+            AWS_SECRET_ACCESS_KEY="embedded",
+        )
+    try:
+        # One metrics port per worker: the first on the configured port, the next on the ports above.
+        return Supervisor(processes, env, metrics_port=settings.metrics_port).run()
+    finally:
+        if app is not None:
+            app.close()
+
+
 def announce(app: Application) -> None:
     """Say where the worker reads from; in embedded mode, how to publish to it."""
     settings = app.settings
     assert app.events is not None
-    if app.embedded is not None:
-        log.info(
-            "embedded_sqs_started",
-            endpoint=app.embedded.url,
-            region=app.client.meta.region_name,
-            queues=sorted(q.queue_name for q in app.queues.values()),
-            publish=(
-                f"aws --endpoint-url {app.embedded.url} --region {app.client.meta.region_name} "
-                f"sqs send-message --queue-url {app.events.url} --message-body file://event.json"
-            ),
-        )
+    announce_embedded(app)
     log.info(
         "worker_configured",
         mode=settings.mode,

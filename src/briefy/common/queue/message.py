@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SQSMessage:
-    """A received SQS message: its body, receipt handle and attributes."""
+    """A received SQS message: its body, receipt handle and attributes.
+
+    Each delivery is its own object and compares by identity, which keeps the
+    worker's membership checks over a batch cheap.
+    """
 
     message_id: str
     receipt_handle: str

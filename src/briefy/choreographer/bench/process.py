@@ -1,0 +1,173 @@
+"""One loop under test (the worker, the seed's loop or the ceiling) measured as a process.
+
+The process runs against its own queues on the moto server. A warm-up stretch
+of the stream proves it is up; then its CPU time is read from ``/proc`` before
+and after the measured stretch, so start-up and shut-down are not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from briefy.choreographer.bench import reference
+from briefy.choreographer.bench.cpu import cpu_seconds
+from briefy.choreographer.bench.queues import QueueSet
+from briefy.choreographer.bench.server import ENV, MotoServer
+from briefy.choreographer.bench.stream import Stream, Tally
+
+#: The loops, as commands.
+COMMANDS = {
+    "worker": [sys.executable, "-m", "briefy.choreographer.worker"],
+    "seed": [sys.executable, "-m", "briefy.choreographer.bench.seed"],
+    "ceiling": [sys.executable, "-m", "briefy.choreographer.bench.ceiling"],
+}
+#: An event no handler knows: it wakes long polls at shut-down and is merely logged.
+NUDGE = "bench.nudge"
+NUDGES = 16
+
+
+@dataclass
+class LoopResult:
+    """How one loop did on its measured stretch."""
+
+    name: str
+    events: int
+    seconds: float
+    cpu_seconds: float | None
+    tally: Tally
+    #: CPU seconds of moto's server and of this process (feeding, draining) in the stretch.
+    server_cpu: float | None = None
+    harness_cpu: float | None = None
+    exit_code: int | None = None
+    left_behind: int = 0
+    dead_letters: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Events per second."""
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms(self) -> float | None:
+        """CPU milliseconds of the process per event."""
+        if self.cpu_seconds is None or not self.events:
+            return None
+        return 1000 * self.cpu_seconds / self.events
+
+
+def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) -> dict[str, str]:
+    """The process's environment: default settings (production mode) on the run's queues."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHOREOGRAPHER_", "AWS_"))}
+    return {
+        **base,
+        **ENV,
+        "AWS_ENDPOINT_URL_SQS": server.url,
+        "CHOREOGRAPHER_MODE": "production",
+        **queues.env(),
+        **extra,
+    }
+
+
+def measure(
+    server: MotoServer,
+    name: str,
+    events: int,
+    *,
+    warmup: int = 50,
+    window: int = 40,
+    verify: bool = True,
+    timeout: float = 300.0,
+    extra: Mapping[str, str] | None = None,
+) -> LoopResult:
+    """Run loop ``name`` on fresh queues and measure ``events`` events through it."""
+    client = server.client()
+    with QueueSet(client) as queues, tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            COMMANDS[name],
+            env=environment(server, queues, extra or {}),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            stream = Stream(queues, window=window, verify=verify)
+            alive = lambda: process.poll() is None  # noqa: E731
+            stream.run(warmup, timeout=max(60.0, timeout / 4), alive=alive)
+            earlier = stream.tally.copy()
+            before = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
+            seconds = stream.run(events, timeout=timeout, alive=alive)
+            after = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
+            cpu, server_cpu, harness_cpu = (
+                a - b if a is not None and b is not None else None for a, b in zip(after, before, strict=True)
+            )
+            result = LoopResult(
+                name, events, seconds, cpu, stream.tally.since(earlier), server_cpu, harness_cpu
+            )
+            result.exit_code = stop(process, queues)
+        except BaseException:
+            process.kill()
+            process.wait()
+            output.seek(0)
+            sys.stderr.write(output.read()[-4000:].decode("utf-8", "replace"))
+            raise
+        result.left_behind = leftovers(queues)
+        result.dead_letters = queues.depth("dlq")
+        result.problems = problems(output)
+    return result
+
+
+def stop(process: subprocess.Popen[bytes], queues: QueueSet, timeout: float = 30.0) -> int | None:
+    """SIGTERM, then nudge the long polls awake; the exit code (None if it had to be killed)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(0.3)  # the loop handles the signal at once; its long polls may not end
+    except subprocess.TimeoutExpired:
+        pass
+    nudge = reference.body({**reference.event(0), "event_name": NUDGE})
+    for _ in range(NUDGES):  # one at a time: each wakes one waiting long poll
+        queues.client.send_message(QueueUrl=queues.urls["events"], MessageBody=nudge)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
+
+
+def leftovers(queues: QueueSet) -> int:
+    """Events still on the events queue after the process stopped (nudges aside)."""
+    count = 0
+    while True:
+        messages = queues.client.receive_message(
+            QueueUrl=queues.urls["events"], MaxNumberOfMessages=10, VisibilityTimeout=30
+        ).get("Messages", [])
+        if not messages:
+            return count
+        count += sum(1 for m in messages if orjson.loads(m["Body"]).get("event_name") != NUDGE)
+
+
+def problems(output: IO[bytes]) -> list[str]:
+    """Warnings and errors the process wrote (JSON log lines at WARNING and above, other text)."""
+    found: list[str] = []
+    output.seek(0)
+    for line in output:
+        try:
+            entry: Any = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            entry = None
+        if isinstance(entry, dict):
+            if entry.get("level") in ("warning", "error", "critical"):
+                found.append(line.decode("utf-8", "replace").strip())
+        elif line.strip():
+            found.append(line.decode("utf-8", "replace").strip())
+    return found

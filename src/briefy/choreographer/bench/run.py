@@ -1,0 +1,122 @@
+"""One benchmark run: every loop against moto's server, then the in-process pipeline."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from briefy.choreographer.bench import inprocess
+from briefy.choreographer.bench.options import Options
+from briefy.choreographer.bench.process import LoopResult, measure
+from briefy.choreographer.bench.server import MotoServer
+
+
+@dataclass
+class Report:
+    """Everything one run measured."""
+
+    options: Options
+    machine: dict[str, Any]
+    rounds: list[dict[str, LoopResult]] = field(default_factory=list)
+    seed: LoopResult | None = None
+    pipeline: inprocess.PipelineResult | None = None
+    seconds: float = 0.0
+
+    def loops(self, name: str) -> list[LoopResult]:
+        """The results of loop ``name``, one per round."""
+        return [round_[name] for round_ in self.rounds if name in round_]
+
+    def median(self, name: str, figure: Callable[[LoopResult], float | None]) -> float | None:
+        """The median of a figure over the rounds of loop ``name``."""
+        values = [v for v in (figure(r) for r in self.loops(name)) if v is not None]
+        return statistics.median(values) if values else None
+
+    def ratios(self, figure: Callable[[LoopResult], float | None]) -> list[float]:
+        """Worker over ceiling for a figure, round by round (the two ran back to back)."""
+        found = []
+        for round_ in self.rounds:
+            if "worker" in round_ and "ceiling" in round_:
+                worker, ceiling = figure(round_["worker"]), figure(round_["ceiling"])
+                if worker is not None and ceiling:
+                    found.append(worker / ceiling)
+        return found
+
+    def median_ratio(self, figure: Callable[[LoopResult], float | None]) -> float | None:
+        """The median over the rounds of the worker's figure over the ceiling's."""
+        ratios = self.ratios(figure)
+        return statistics.median(ratios) if ratios else None
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures come from."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), ""
+            )
+    except OSError:
+        model = platform.processor()
+    return {
+        "cpu": model or "unknown",
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "moto": _version("moto"),
+        "boto3": _version("boto3"),
+        "load_before": _load(),
+    }
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> Report:
+    """Measure everything once; ``progress`` hears what is being measured."""
+    report = Report(options, machine())
+    start = time.perf_counter()
+    extra = {"CHOREOGRAPHER_CONCURRENCY": str(options.concurrency)} if options.concurrency else {}
+    with MotoServer() as server:
+        progress(f"moto's server on {server.url}")
+        for number in range(1, options.rounds + 1):
+            results = {}
+            # Alternate the two so that load from elsewhere falls on both alike.
+            for name in ("ceiling", "worker") if number % 2 else ("worker", "ceiling"):
+                progress(f"round {number}/{options.rounds}: {name}, {options.events} events")
+                results[name] = measure(
+                    server,
+                    name,
+                    options.events,
+                    warmup=options.warmup,
+                    window=options.window,
+                    verify=name == "worker",
+                    timeout=options.timeout,
+                    extra=extra,
+                )
+            report.rounds.append(results)
+        progress(f"the seed's original loop, {options.seed_events} events")
+        report.seed = measure(
+            server, "seed", options.seed_events, warmup=1, window=options.window, timeout=options.timeout
+        )
+    progress(f"in-process pipeline, {options.inprocess_events} events")
+    report.pipeline = inprocess.run(options.inprocess_events)
+    report.machine["load_after"] = _load()
+    report.seconds = time.perf_counter() - start
+    return report

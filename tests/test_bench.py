@@ -1,0 +1,87 @@
+"""The benchmark's parts: output checks, the ceiling's fairness, the in-process run, verdicts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import orjson
+import pytest
+
+from briefy.choreographer.bench import ceiling, inprocess, reference
+from briefy.choreographer.bench.cpu import cpu_seconds
+from briefy.choreographer.bench.options import Options
+from briefy.choreographer.bench.process import LoopResult
+from briefy.choreographer.bench.report import render, targets
+from briefy.choreographer.bench.run import Report, machine
+from briefy.choreographer.bench.stream import Tally, wrong_output
+from briefy.choreographer.cli.dryrun import report as dry_run
+
+
+def planned_output(registry: Any, message: dict[str, Any]) -> dict[str, Any]:
+    """What the real choreography would send for ``message`` (a dry run)."""
+    [action] = dry_run(orjson.dumps(message))["actions"]
+    return dict(action)
+
+
+@pytest.mark.parametrize("number", [0, 1])
+def test_the_choreography_output_passes_the_check(registry: Any, number: int) -> None:
+    """The check the drainers run accepts what the choreography makes of each reference event."""
+    message = reference.event(number)
+    action = planned_output(registry, message)
+    _, queue, name = reference.KINDS[message["event_name"]]
+    payload = action["payload"]
+    attributes = {"action": name, "output_id": payload["output_id"]}
+    assert wrong_output(queue, message, attributes, payload) == ""
+
+
+def test_a_wrong_output_is_named(registry: Any) -> None:
+    """An output whose payload or queue is not what SPEC.md says is reported, with what differs."""
+    message = reference.event(0)
+    payload = {**planned_output(registry, message)["payload"], "email": "someone@else.org"}
+    attributes = {"action": "lead.created.mail", "output_id": payload["output_id"]}
+    problem = wrong_output("notification", message, attributes, payload)
+    assert "on notification, not mail" in problem and "payload differs" in problem
+
+
+@pytest.mark.parametrize("number", [0, 1])
+def test_the_ceiling_sends_what_the_worker_sends(registry: Any, number: int) -> None:
+    """The ceiling's entries have the worker's body size and attribute names, so the loops compare fairly."""
+    message = reference.event(number)
+    payload = planned_output(registry, message)["payload"]
+    entry = ceiling.template(message["event_name"])
+    assert len(entry["MessageBody"]) == len(orjson.dumps(payload))
+    assert set(entry["MessageAttributes"]) == {"output_id", "event_id", "event_name", "action", "request_id"}
+
+
+def test_cpu_seconds_come_from_proc() -> None:
+    """A live process has CPU seconds; a process that does not exist has none."""
+    assert (cpu_seconds(os.getpid()) or 0) > 0
+    assert cpu_seconds(2**22 + 1) is None
+
+
+def loop(name: str, rate: float, cpu: float) -> LoopResult:
+    events = 100
+    return LoopResult(name, events, events / rate, cpu * events / 1000, Tally(verified=events), exit_code=0)
+
+
+def test_targets_are_judged_on_round_by_round_ratios() -> None:
+    """Worker/ceiling ratios are taken per round, their median counts; each target meets its bound or not."""
+    report = Report(Options(), machine())
+    report.rounds = [
+        {"ceiling": loop("ceiling", 200, 0.5), "worker": loop("worker", 190, 0.6)},
+        {"ceiling": loop("ceiling", 100, 0.5), "worker": loop("worker", 180, 0.7)},
+        {"ceiling": loop("ceiling", 210, 0.5), "worker": loop("worker", 200, 0.7)},
+    ]
+    report.seed = loop("seed", 2.0, 5.0)
+    report.pipeline = inprocess.PipelineResult(
+        events=100, cpu_seconds=0.01, wall_seconds=0.01, outputs=100, deleted=100
+    )
+    verdicts = {t.key: (round(t.value or 0, 2), t.met) for t in targets(report)}
+    assert verdicts == {
+        "ceiling_ratio": (0.95, True),
+        "cpu_ratio": (1.4, False),
+        "seed_gain": (95.0, False),
+        "per_core": (10_000.0, False),
+    }
+    assert "FAIL  worker CPU per event" in render(report)
