@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 
 from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.config import Settings
-from briefy.choreographer.logging import REDACTED, configure_logging, correlation, redact
+from briefy.choreographer.logging import REDACTED, configure_logging, correlation, merge_bound, redact
 from briefy.choreographer.worker import Worker
 from tests.faults import Faults, to_queue
 from tests.support import LEAD_DATA, event
@@ -40,7 +40,7 @@ class Rendered:
 
 PRODUCTION = Settings(mode="production")
 #: Log lines about one SQS call of a batch rather than about an event.
-BATCH_LINES = {"send_batch_failed", "queue_call_failed", "delete_failed", "messages_released"}
+BATCH_LINES = {"send_batch_failed", "queue_call_failed", "delete_failed", "messages_released", "batch_done"}
 
 
 def test_personal_keys_are_redacted_in_any_case_and_depth() -> None:
@@ -151,7 +151,8 @@ def worker_logs(app: Application, body: dict[str, Any], faults: str | None = Non
     if faults:
         Faults(app.client).fail("SendMessageBatch", how=faults, when=to_queue("/mail"))
     app.client.send_message(QueueUrl=app.events.url, MessageBody=json.dumps(body))  # type: ignore[union-attr]
-    with capture_logs(processors=[merge_contextvars]) as logs:
+    # The processors configure_logging puts first: structlog's context and the worker's.
+    with capture_logs(processors=[merge_contextvars, merge_bound]) as logs:
         worker.run_once()
     return logs
 
