@@ -18,6 +18,8 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 from moto import mock_aws
@@ -395,6 +397,8 @@ def test_a_failed_delete_is_tried_again_with_the_next_batch(pairs: Pairs) -> Non
         (ClientError({"Error": {"Code": "X"}, "ResponseMetadata": {"HTTPStatusCode": 429}}, "Op"), True),
         (failure("denied", "SendMessageBatch"), False),
         (ClientError({"Error": {"Code": "InvalidParameterValue"}}, "SendMessageBatch"), False),
+        (ParamValidationError(report="Invalid length for parameter Entries"), False),
+        (NoCredentialsError(), False),
     ],
 )
 def test_transient_failures_are_told_from_permanent_ones(error: Exception, transient: bool) -> None:

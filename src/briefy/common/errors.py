@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-)
+from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import (
     ConnectionError as BotoConnectionError,
 )
@@ -54,9 +49,9 @@ def is_transient(error: BaseException) -> bool:
         code = error.response.get("Error", {}).get("Code", "")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0
         return code in TRANSIENT_CODES or status >= 500 or status == 429
-    if isinstance(error, NoCredentialsError):
-        return False
-    return isinstance(error, (BotoConnectionError, HTTPClientError, BotoCoreError, OSError))
+    # Network trouble only: other botocore errors (a request that fails validation,
+    # missing credentials) fail again on every retry.
+    return isinstance(error, (BotoConnectionError, HTTPClientError, OSError))
 
 
 def error_code(error: BaseException) -> str:
