@@ -142,3 +142,13 @@ def test_info_logging_is_a_line_per_event_and_per_action(app: Any) -> None:
     assert sorted(info) == ["action_sent"] * 3 + ["event_dispatched"] * 3
     [summary] = [line for line in logs if line["event"] == "batch_done"]
     assert summary["log_level"] == "debug" and summary["received"] == 3
+
+
+def test_a_derived_event_id_is_the_uuid5_of_the_message_id() -> None:
+    """An event without an id gets exactly str(uuid5(NAMESPACE, sqs_message_id)), kept when carried again."""
+    from briefy.choreographer.events.envelope import derived_id
+
+    message_id = str(uuid.uuid4())
+    first = derived_id(message_id, "{}")
+    assert first == str(uuid.uuid5(NAMESPACE, message_id))
+    assert derived_id(first, "{}") == first

@@ -60,12 +60,16 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     """
     # Most lines hold only plain values under other keys: tell so at C speed, then
     # look only at the text that could hide personal data (an e-mail, a JSON body).
-    if PERSONAL_KEYS.isdisjoint(map(str.lower, event_dict)) and _PLAIN.issuperset(
-        map(type, event_dict.values())
-    ):
-        for key, value in event_dict.items():
-            if type(value) is str and ("@" in value or value.lstrip()[:1] in ("{", "[")):
-                event_dict[key] = _redact_text(value)
+    values = event_dict.values()
+    # Keys are matched in any case; lower-case keys (the usual) need no lowering.
+    keys = event_dict if "".join(event_dict).islower() else map(str.lower, event_dict)
+    if PERSONAL_KEYS.isdisjoint(keys) and _PLAIN.issuperset(map(type, values)):
+        # One scan of all the text: only an "@" (an e-mail) or a bracket (a JSON body) can hide data.
+        text = "\x00".join([value for value in values if type(value) is str])
+        if "@" in text or "{" in text or "[" in text:
+            for key, value in event_dict.items():
+                if type(value) is str and ("@" in value or value.lstrip()[:1] in ("{", "[")):
+                    event_dict[key] = _redact_text(value)
         return event_dict
     for key, value in event_dict.items():
         # A rendered traceback's frames have a ``name`` (the function's): scrub its text only.

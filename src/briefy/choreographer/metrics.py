@@ -10,6 +10,7 @@ number of series.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 OUTCOMES = ("done", "retried", "dead_lettered")
 #: Label of an event name with no registered factory, and of a body with no name.
 UNREGISTERED = "(unregistered)"
+#: Most labelled children (and event labels) a ``Metrics`` remembers.
+MAX_CHILDREN = 4096
 NO_NAME = "(none)"
 #: Seconds: from a few milliseconds (moto) to a slow batch waiting on SQS retries.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -52,6 +55,9 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._local = threading.local()
+        self._labels: dict[str, str] = {}
         r = self.registry
         self.events_received = Counter(
             "choreographer_events_received",
@@ -108,22 +114,65 @@ class Metrics:
         )
 
     # -- what the worker reports -------------------------------------------------
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: it runs for every event and action.
+
+        The label values are bounded (registered event names and actions, outcomes),
+        so the cache is too; a full cache is simply not added to.
+        """
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = metric.labels(*labels)
+            if len(self._children) < MAX_CHILDREN:
+                self._children[key] = child
+        return child
+
+    def _event_label(self, event_name: str) -> str:
+        """``event_label``, remembered for registered names (the registry is loaded once)."""
+        label = self._labels.get(event_name)
+        if label is None:
+            label = event_label(event_name)
+            if label == event_name and len(self._labels) < MAX_CHILDREN:
+                self._labels[event_name] = label
+        return label
+
+    def _pending(self) -> tuple[dict[tuple[Any, tuple[str, ...]], int], list[tuple[str, float]]]:
+        """This pipeline thread's counts and durations not yet handed to prometheus."""
+        local = self._local
+        if not hasattr(local, "counts"):
+            local.counts, local.durations = {}, []
+        return local.counts, local.durations
+
     def received(self, job: Job) -> None:
         """An event message was taken in (after parsing, so its name is known)."""
-        self.events_received.labels(event_label(job.event_name)).inc()
+        counts, _ = self._pending()
+        key = (self.events_received, (self._event_label(job.event_name),))
+        counts[key] = counts.get(key, 0) + 1
 
     def settled(self, job: Job, outcome: str, error_type: str = "") -> None:
         """An event message's attempt ended: its outcome, its actions, its duration."""
-        name = event_label(job.event_name)
-        self.events_processed.labels(name, outcome).inc()
+        counts, durations = self._pending()
+        name = self._event_label(job.event_name)
+        keys: list[tuple[Any, tuple[str, ...]]] = [(self.events_processed, (name, outcome))]
         if outcome == "dead_lettered":
-            self.events_dead_lettered.labels(name, error_type or "unknown").inc()
+            keys.append((self.events_dead_lettered, (name, error_type or "unknown")))
         for planned, result in job.results:
-            self.actions.labels(planned.name, planned.queue_name, action_outcome(result)).inc()
-        self.event_seconds.labels(name).observe(time.monotonic() - job.message.received_at)
+            keys.append((self.actions, (planned.name, planned.queue_name, action_outcome(result))))
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+        durations.append((name, time.monotonic() - job.message.received_at))
 
     def batch_done(self, messages: Sequence[SQSMessage]) -> None:
-        """A batch was settled: observe the time since it was received."""
+        """A batch was settled: hand its counts to prometheus (one locked call per label set,
+        not one per event) and observe the time since it was received."""
+        counts, durations = self._pending()
+        for (metric, labels), amount in counts.items():
+            self._child(metric, *labels).inc(amount)
+        for name, seconds in durations:
+            self._child(self.event_seconds, name).observe(seconds)
+        counts.clear()
+        durations.clear()
         if messages:
             self.batch_seconds.observe(time.monotonic() - min(m.received_at for m in messages))
 

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha1
 from typing import Any
 
 import orjson
@@ -77,6 +78,19 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
     )
 
 
+def name_uuid(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))``, computed without building ``UUID`` objects
+    (a third of the cost: it runs for every output and every event without an id)."""
+    digest = bytearray(sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_NAMESPACE_BYTES = NAMESPACE.bytes
+
+
 def derived_id(fallback_id: str, body: str | bytes) -> str:
     """The id of an event whose body has none: a name-based UUID of ``fallback_id``.
 
@@ -84,12 +98,9 @@ def derived_id(fallback_id: str, body: str | bytes) -> str:
     carried to a later attempt (``choreographer.event_id``): hashing it again would
     give the same event a new id, and its outputs new output ids.
     """
-    try:
-        if uuid.UUID(fallback_id).version == 5:
-            return fallback_id
-    except ValueError:
-        pass
-    return str(uuid.uuid5(NAMESPACE, fallback_id or body_text(body)))
+    if len(fallback_id) == 36 and fallback_id[14] == "5" and fallback_id.count("-") == 4:
+        return fallback_id  # the canonical form of a version 5 UUID
+    return name_uuid(fallback_id or body_text(body))
 
 
 def _created_at(value: Any, event_name: str) -> datetime:

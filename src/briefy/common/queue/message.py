@@ -62,12 +62,10 @@ class OutgoingMessage:
 
     def size(self) -> int:
         """Bytes SQS counts against its size limits: body plus attributes."""
-        attributes = sum(
-            len(name.encode("utf-8")) + len(value.encode("utf-8")) + len("String")
-            for name, value in self.attributes.items()
-            if value != ""
-        )
-        return len(self.body.encode("utf-8")) + attributes
+        # Empty values are not sent (see ``entry``); the rest count name, value and type.
+        sent = [(name, value) for name, value in self.attributes.items() if value]
+        text = "".join(name + value for name, value in sent)
+        return len(self.body.encode("utf-8")) + len(text.encode("utf-8")) + len("String") * len(sent)
 
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
