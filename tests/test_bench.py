@@ -85,3 +85,18 @@ def test_targets_are_judged_on_round_by_round_ratios() -> None:
         "per_core": (10_000.0, False),
     }
     assert "FAIL  worker CPU per event" in render(report)
+
+
+def test_a_handled_redelivery_is_counted_not_a_problem() -> None:
+    """A redelivered_in_progress warning is counted as handled; any other warning stays a problem."""
+    from io import BytesIO
+
+    from briefy.choreographer.bench.process import problems, redeliveries
+
+    output = BytesIO(
+        b'{"event":"redelivered_in_progress","count":2,"level":"warning"}\n'
+        b'{"event":"delete_failed","level":"warning"}\n'
+        b'{"event":"action_sent","level":"info"}\n'
+    )
+    assert redeliveries(output) == 2
+    assert ['"delete_failed"' in line for line in problems(output)] == [True]

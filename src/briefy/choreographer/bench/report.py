@@ -183,6 +183,12 @@ def render(report: Report) -> str:
         + "; CPU per event "
         + " ".join(f"{r:.2f}" for r in report.ratios(_cpu)),
     ]
+    redelivered = sum(r.redeliveries for r in report.loops("worker"))
+    if redelivered:
+        lines += [
+            f"  ({redelivered} message(s) handed out by SQS again while in progress: the worker kept",
+            "  each from running twice, as designed.)",
+        ]
     if any(r.tally.duplicates for r in report.loops("worker")):
         lines += [
             "  (+N again: outputs of events delivered twice, as SQS may; moto's server can hand one",
