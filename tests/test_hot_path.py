@@ -22,6 +22,7 @@ from briefy.choreographer.events.lead import ILeadCreated
 from briefy.choreographer.logging import (
     REDACTED,
     IsoTimestamp,
+    JSONLines,
     bound_context,
     bound_fields,
     merge_bound,
@@ -30,6 +31,7 @@ from briefy.choreographer.logging import (
 from briefy.choreographer.outbox import PlanningOutbox
 from briefy.choreographer.subscribers.lead import handler as lead_handler
 from briefy.choreographer.worker import Worker
+from briefy.common.queue.message import OutgoingMessage
 from tests.support import LEAD_DATA, MAIL_DATA, event
 
 
@@ -90,6 +92,67 @@ def test_redact_replaces_personal_data_at_any_depth() -> None:
         "payload": {"to_name": REDACTED, "items": [{"address": REDACTED}, 3]},
         "count": 2,
     }
+
+
+class Opaque:
+    """A value JSON cannot hold: rendered with its repr."""
+
+    def __repr__(self) -> str:
+        return "Opaque(ada@example.org)"
+
+
+#: Lines of every shape redaction deals with, and the plain ones it must leave alone.
+LINES: list[dict[str, Any]] = [
+    {"event": "action_sent", "event_id": "e1", "queue": "mail.queue", "count": 3, "ok": True, "x": None},
+    {"event": "x", "email": "ada@example.org", "fullname": "", "phone": None},
+    {"event": "x", "FullName": "Ada", "Event_ID": "e1"},
+    {"event": "x", "reason": "field 'created_at' is not a date: 'ada@example.org'"},
+    {"event": "x", "body": orjson.dumps({"data": {"fullname": "Ada", "n": 1}}).decode()},
+    {"event": "x", "body": '  [{"name": "Ada"}]', "other": "{not json"},
+    {"event": "x", "payload": {"to_name": "Ada", "items": [{"address": "a b"}, 3]}},
+    {"event": "x", "payload": OrderedDict(email="ada"), "tags": ["a", "b"]},
+    {"event": "x", "detail": 'said "hello"', "value": Opaque()},
+    {"event": "x", "text": "[1, 2]", "name": "Ada Lovelace", "ratio": 0.5},
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_json_lines_redact_as_the_redact_processor_does(line: dict[str, Any]) -> None:
+    """The production renderer's quick check never lets through what ``redact`` would change."""
+    expected = redact(None, "info", {**line, "level": "info"})
+    rendered = orjson.loads(JSONLines(redacting=True)(None, "info", dict(line)))
+    del rendered["timestamp"]
+    assert rendered == orjson.loads(orjson.dumps(expected, default=repr))
+    assert "@" not in orjson.dumps(rendered).decode()
+
+
+def test_json_lines_without_redaction_keep_everything() -> None:
+    """With redaction off the line is rendered as given, level and timestamp added."""
+    line = {"event": "x", "email": "ada@example.org", "body": '{"fullname": "Ada"}'}
+    rendered = orjson.loads(JSONLines(redacting=False)(None, "warning", dict(line)))
+    assert rendered == {**line, "level": "warning", "timestamp": rendered["timestamp"]}
+
+
+def test_json_lines_add_bound_fields_without_overriding_the_line() -> None:
+    """Fields bound for the block reach the line; a field the line sets wins."""
+    with bound_context(event_id="bound", guid="g"):
+        rendered = orjson.loads(JSONLines(redacting=True)(None, "info", {"event": "x", "event_id": "own"}))
+    assert (rendered["event_id"], rendered["guid"]) == ("own", "g")
+
+
+@pytest.mark.parametrize(
+    ("body", "attributes"),
+    [
+        ("{}", {}),
+        ('{"a": "plain"}', {"event_id": "e1", "request_id": ""}),
+        ('{"name": "Zoë 北京"}', {"action": "ünïcode", "empty": "", "emoji": "🎉"}),
+    ],
+)
+def test_message_size_counts_utf8_bytes(body: str, attributes: dict[str, str]) -> None:
+    """size() is the UTF-8 bytes of the body and of each sent attribute's name, value and type."""
+    sent = {k: v for k, v in attributes.items() if v}
+    expected = len(body.encode()) + sum(len((k + v + "String").encode()) for k, v in sent.items())
+    assert OutgoingMessage(body, attributes).size() == expected
 
 
 def test_redact_looks_into_mapping_subclasses() -> None:

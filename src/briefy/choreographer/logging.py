@@ -92,13 +92,13 @@ class IsoTimestamp:
         self._second: tuple[int, str] = (-1, "")
 
     def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-        now = time.time()
-        second = int(now)
+        micros = time.time_ns() // 1000
+        second, fraction = divmod(micros, 1_000_000)
         cached = self._second  # one snapshot: threads may replace it concurrently
         if cached[0] != second:
             cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
             self._second = cached
-        event_dict["timestamp"] = f"{cached[1]}.{int((now - second) * 1_000_000):06d}Z"
+        event_dict["timestamp"] = "%s.%06dZ" % (cached[1], fraction)  # noqa: UP031 - the fastest here
         return event_dict
 
 
@@ -111,7 +111,21 @@ def _redact_value(key: str, value: Any) -> Any:
         return [_redact_value("", v) for v in value]
     if isinstance(value, str):
         return _redact_text(value)
-    return value
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    # Any other object is redacted as the line will show it (a dataclass's fields,
+    # an ISO date, its ``__structlog__()``, else its repr): its text may hold e-mails.
+    try:
+        shown = orjson.loads(orjson.dumps(value, default=_as_logged))
+    except orjson.JSONEncodeError:
+        shown = repr(value)
+    return _redact_value(key, shown)
+
+
+def _as_logged(value: Any) -> Any:
+    """What structlog's JSON renderer shows for a value JSON cannot hold."""
+    structlog_form = getattr(value, "__structlog__", None)
+    return structlog_form() if callable(structlog_form) else repr(value)
 
 
 def _scrub(value: Any) -> Any:
@@ -172,6 +186,59 @@ def merge_bound(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> Mutabl
     return event_dict
 
 
+class JSONLines:
+    """Processor: the end of the production chain, rendering a JSON line (bytes).
+
+    It adds the ``bound_context`` fields, the level and the timestamp, renders an
+    exception if the line has one, and serialises with orjson: the work of five
+    processors in one call, as it runs on every line. With ``redacting``, the
+    line is rendered first and only a line that could hold personal data (a
+    personal key, an ``@``, JSON text, a nested value) goes through ``redact``
+    and is rendered again, so the usual line (ids, names, counts) is checked at
+    C speed.
+    """
+
+    def __init__(self, *, redacting: bool) -> None:
+        self._redacting = redacting
+        self._timestamp = IsoTimestamp()
+        self._exceptions = structlog.processors.ExceptionRenderer(
+            ExceptionDictTransformer(show_locals=not redacting)
+        )
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> bytes:
+        for key, value in _BOUND.get().items():
+            event_dict.setdefault(key, value)
+        event_dict = structlog.processors.add_log_level(logger, method_name, event_dict)
+        event_dict = self._timestamp(logger, method_name, event_dict)
+        if "exc_info" in event_dict:
+            event_dict = self._exceptions(logger, method_name, event_dict)
+        line = orjson.dumps(event_dict, default=_as_logged)
+        if self._redacting and _may_hold_personal_data(event_dict, line):
+            line = orjson.dumps(redact(logger, method_name, event_dict), default=_as_logged)
+        return line
+
+
+def _may_hold_personal_data(event_dict: Mapping[str, Any], line: bytes) -> bool:
+    """Whether ``redact`` could change a line (``line`` is its JSON): a personal key,
+    a value other than a plain one, an e-mail, or text holding quotes (JSON text)."""
+    if b"@" in line or b'\\"' in line or not _PLAIN.issuperset(map(type, event_dict.values())):
+        return True
+    if _IMPERSONAL_KEYS.issuperset(event_dict):
+        return False
+    personal = False
+    for key in event_dict:
+        if str(key).lower() in PERSONAL_KEYS:
+            personal = True
+        elif len(_IMPERSONAL_KEYS) < MAX_KNOWN_KEYS:
+            _IMPERSONAL_KEYS.add(key)
+    return personal
+
+
+#: Keys seen on lines and known not to be personal (log lines use a small, fixed set).
+_IMPERSONAL_KEYS: set[Any] = set()
+MAX_KNOWN_KEYS = 10_000
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Configure structlog (and the standard library's logging) for the process.
 
@@ -183,24 +250,16 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     stream = stream or sys.stdout
     level = getattr(logging, settings.log_level)
     redacting = settings.redact_personal_data
-    processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        merge_bound,
-        structlog.processors.add_log_level,
-        IsoTimestamp(),
-    ]
+    processors: list[Any] = [structlog.contextvars.merge_contextvars]
+    factory: Any
     if settings.json_logs:
-        tracebacks = ExceptionDictTransformer(show_locals=not redacting)
-        processors.append(structlog.processors.ExceptionRenderer(tracebacks))
-    elif redacting:
-        processors.append(structlog.processors.format_exc_info)
-    if redacting:
-        processors.append(redact)
-    if settings.json_logs:
-        processors.append(structlog.processors.JSONRenderer(serializer=orjson.dumps))
+        processors.append(JSONLines(redacting=redacting))
         target: Any = getattr(stream, "buffer", stream)
-        factory: Any = structlog.BytesLoggerFactory(target)
+        factory = structlog.BytesLoggerFactory(target)
     else:
+        processors += [merge_bound, structlog.processors.add_log_level, IsoTimestamp()]
+        if redacting:
+            processors += [structlog.processors.format_exc_info, redact]
         processors.append(structlog.dev.ConsoleRenderer(colors=stream.isatty()))
         factory = structlog.PrintLoggerFactory(stream)
     structlog.configure(
