@@ -208,6 +208,17 @@ def test_undeleted_messages_are_offered_for_a_few_more_deletes() -> None:
     assert memory.settled("m")
 
 
+def test_forgotten_messages_leave_the_memory() -> None:
+    """Forgetting drops the named messages, done actions and undeleted alike, and keeps the rest."""
+    memory = DoneMemory()
+    memory.remember("a", [FIRST])
+    memory.settle(SQSMessage("b", "rb", "{}"))
+    memory.remember("c", [SECOND])
+    memory.forget(["a", "b", "unknown"])
+    assert (memory.recall("a"), memory.settled("b"), memory.recall("c")) == ((), False, (SECOND,))
+    assert len(memory) == 1
+
+
 # -- the worker: attempts -------------------------------------------------------------
 def test_worker_lowers_its_attempt_limit_below_the_redrive_policy(pairs_client: Any) -> None:
     """With maxReceiveCount 3 and 8 attempts set, the worker makes 2 and says so at start."""

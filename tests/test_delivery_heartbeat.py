@@ -100,6 +100,17 @@ def test_adopt_gives_the_work_in_progress_the_new_receipt_handle() -> None:
     assert queue.changes == [("new", 10)]
 
 
+def test_fresh_keeps_new_messages_and_adopts_the_ones_in_progress() -> None:
+    """Of a received batch, the messages in progress are adopted and only the new ones returned."""
+    queue = FakeQueue(visibility_timeout=10)
+    heartbeat = manual(queue)
+    working = message("a", "old", age=9)
+    new_b, new_c = message("b", "rb"), message("c", "rc")
+    with heartbeat.track([working]):
+        assert heartbeat.fresh([new_b, message("a", "new", age=6), new_c]) == [new_b, new_c]
+    assert working.receipt_handle == "new"
+
+
 class Recorder(QueueWorker):
     """A queue worker that records the batches it is given."""
 

@@ -61,6 +61,8 @@ class Job:
         """Actions that succeeded on earlier attempts (named by a retry envelope or a
         dead letter, or remembered by this process)."""
         raw = self.message.message_attributes.get(DONE)
+        if not raw and not self.recalled:
+            return []
         carried = list(orjson.loads(raw)) if raw else []
         return list(dict.fromkeys([*carried, *self.recalled]))
 

@@ -50,28 +50,33 @@ class DoneMemory:
             self._put(message.message_id, Undeleted(message, failures))
             return failures
 
+    # Reads look without the lock first: the memory is empty unless something failed,
+    # and whether a dict is empty, or what one key holds, is read atomically.
     def recall(self, message_id: str) -> tuple[str, ...]:
         """The actions remembered as done for a message."""
-        with self._lock:
-            known = self._known.get(message_id)
-            return known if isinstance(known, tuple) else ()
+        known = self._known.get(message_id)
+        return known if isinstance(known, tuple) else ()
 
     def settled(self, message_id: str) -> bool:
         """Whether the message is settled and only needs deleting."""
-        with self._lock:
-            return isinstance(self._known.get(message_id), Undeleted)
+        return isinstance(self._known.get(message_id), Undeleted)
 
     def undeleted(self, most: int) -> list[SQSMessage]:
         """The settled messages whose delete failed at most ``most`` times: to delete again."""
+        if not self._known:
+            return []
         with self._lock:
             return [
                 k.message for k in self._known.values() if isinstance(k, Undeleted) and k.failures <= most
             ]
 
-    def forget(self, message_id: str) -> None:
-        """Drop a message that is gone for good."""
+    def forget(self, message_ids: Iterable[str]) -> None:
+        """Drop messages that are gone for good."""
+        if not self._known:
+            return
         with self._lock:
-            self._known.pop(message_id, None)
+            for message_id in message_ids:
+                self._known.pop(message_id, None)
 
     def _put(self, message_id: str, value: tuple[str, ...] | Undeleted) -> None:
         self._known[message_id] = value

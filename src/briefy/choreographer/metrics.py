@@ -50,6 +50,16 @@ def action_outcome(result: Any) -> str:
     return "failed" if result.transient else "rejected"
 
 
+class _Pending:
+    """What one pipeline thread reported during its batch."""
+
+    __slots__ = ("received", "settled")
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.settled: list[tuple[Job, str, str]] = []
+
+
 class Metrics:
     """The worker's counters, histograms and gauges, in a ``CollectorRegistry`` of its own."""
 
@@ -137,44 +147,54 @@ class Metrics:
                 self._labels[event_name] = label
         return label
 
-    def _pending(self) -> tuple[dict[tuple[Any, tuple[str, ...]], int], list[tuple[str, float]]]:
-        """This pipeline thread's counts and durations not yet handed to prometheus."""
-        local = self._local
-        if not hasattr(local, "counts"):
-            local.counts, local.durations = {}, []
-        return local.counts, local.durations
+    def _pending(self) -> _Pending:
+        """This pipeline thread's reports not yet handed to prometheus."""
+        try:
+            pending: _Pending = self._local.pending
+        except AttributeError:
+            pending = self._local.pending = _Pending()
+        return pending
 
     def received(self, job: Job) -> None:
         """An event message was taken in (after parsing, so its name is known)."""
-        counts, _ = self._pending()
-        key = (self.events_received, (self._event_label(job.event_name),))
-        counts[key] = counts.get(key, 0) + 1
+        self._pending().received.append(job.event_name)
 
     def settled(self, job: Job, outcome: str, error_type: str = "") -> None:
-        """An event message's attempt ended: its outcome, its actions, its duration."""
-        counts, durations = self._pending()
-        name = self._event_label(job.event_name)
-        keys: list[tuple[Any, tuple[str, ...]]] = [(self.events_processed, (name, outcome))]
-        if outcome == "dead_lettered":
-            keys.append((self.events_dead_lettered, (name, error_type or "unknown")))
-        for planned, result in job.results:
-            keys.append((self.actions, (planned.name, planned.queue_name, action_outcome(result))))
-        for key in keys:
-            counts[key] = counts.get(key, 0) + 1
-        durations.append((name, time.monotonic() - job.message.received_at))
+        """An event message's attempt ended: its outcome and its actions (counted, with
+        its duration, when the batch is done)."""
+        self._pending().settled.append((job, outcome, error_type))
 
     def batch_done(self, messages: Sequence[SQSMessage]) -> None:
-        """A batch was settled: hand its counts to prometheus (one locked call per label set,
-        not one per event) and observe the time since it was received."""
-        counts, durations = self._pending()
+        """A batch was settled: count what it reported (one locked call per label set,
+        not one per event) and observe the time since each message was received."""
+        pending = self._pending()
+        now = time.monotonic()
+        label = self._event_label
+        counts: dict[tuple[Any, tuple[str, ...]], int] = {}
+        for name in pending.received:
+            key: tuple[Any, tuple[str, ...]] = (self.events_received, (label(name),))
+            counts[key] = counts.get(key, 0) + 1
+        durations: dict[str, list[float]] = {}
+        for job, outcome, error_type in pending.settled:
+            name = label(job.event_name)
+            keys: list[tuple[Any, tuple[str, ...]]] = [(self.events_processed, (name, outcome))]
+            if outcome == "dead_lettered":
+                keys.append((self.events_dead_lettered, (name, error_type or "unknown")))
+            for planned, result in job.results:
+                keys.append((self.actions, (planned.name, planned.queue_name, action_outcome(result))))
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+            durations.setdefault(name, []).append(now - job.message.received_at)
+        pending.received.clear()
+        pending.settled.clear()
         for (metric, labels), amount in counts.items():
             self._child(metric, *labels).inc(amount)
-        for name, seconds in durations:
-            self._child(self.event_seconds, name).observe(seconds)
-        counts.clear()
-        durations.clear()
+        for name, seconds in durations.items():
+            observe = self._child(self.event_seconds, name).observe
+            for value in seconds:
+                observe(value)
         if messages:
-            self.batch_seconds.observe(time.monotonic() - min(m.received_at for m in messages))
+            self.batch_seconds.observe(now - min(m.received_at for m in messages))
 
     # -- what is read when scraped -----------------------------------------------
     def watch_worker(self, worker: QueueWorker) -> None:

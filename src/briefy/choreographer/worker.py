@@ -9,6 +9,7 @@ and leave transient failures to be retried (see README "Delivery guarantees").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -63,6 +64,10 @@ class Worker(QueueWorker):
             raise ValueError("the events queue has no dead-letter queue bound")
         self.dead_letters: Queue = dlq
         self.metrics = metrics if metrics is not None else Metrics()  # metrics
+        #: The configured logger itself for the lines of every event: structlog's lazy
+        #: module proxy would assemble it again on each call.
+        self._log = log.bind()
+        self._debug = self._log.is_enabled_for(logging.DEBUG)
         self.memory = DoneMemory()
         max_receive_count = queue.max_receive_count()
         self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
@@ -82,9 +87,12 @@ class Worker(QueueWorker):
         blocked: set[str | None] = set()
         finished: list[SQSMessage] = []
         waiting: list[SQSMessage] = []
-        for batch in rounds(jobs, self.events.fifo):
-            active = [job for job in batch if not (self.events.fifo and job.message.group_id in blocked)]
-            waiting += [job.message for job in batch if job not in active]
+        fifo = self.events.fifo
+        for batch in rounds(jobs, fifo):
+            active = batch
+            if fifo and blocked:  # a group whose earlier message is kept waits for it
+                active = [job for job in batch if job.message.group_id not in blocked]
+                waiting += [job.message for job in batch if job.message.group_id in blocked]
             for job in active:
                 self.plan(job)
                 self.metrics.received(job)  # metrics
@@ -109,9 +117,7 @@ class Worker(QueueWorker):
         settled = [*messages, *self.memory.undeleted(most=DELETE_RETRIES)]
         failed = self.events.delete_messages(settled)
         failed_ids = {message.message_id for message in failed}
-        for message in settled:
-            if message.message_id not in failed_ids:
-                self.memory.forget(message.message_id)
+        self.memory.forget(m.message_id for m in settled if m.message_id not in failed_ids)
         for message in failed:
             failures = self.memory.settle(message)
             log.warning("delete_failed", message_id=message.message_id, failures=failures)
@@ -135,18 +141,19 @@ class Worker(QueueWorker):
             job.bad = error
             return
         event = job.event
+        attempt = job.attempt
         with bound_context(
             event_id=event.id,
             event_name=event.event_name,
             guid=event.guid,
             request_id=event.request_id,
             message_id=job.message.message_id,
-            attempt=job.attempt,
+            attempt=attempt,
         ):
-            if job.attempt > self.max_attempts:
+            if attempt > self.max_attempts:
                 job.bad = BadInput(
                     "attempts_exhausted",
-                    f"received {job.attempt} times without completing "
+                    f"received {attempt} times without completing "
                     "(a worker may have crashed or stalled on it)",
                     event.event_name,
                 )
@@ -177,22 +184,32 @@ class Worker(QueueWorker):
                 job.results.append((planned, result))
                 self._log_send(job, planned, result, queue)
 
-    @staticmethod
-    def _log_send(job: Job, planned: Planned, result: Any, queue: Any) -> None:
+    def _log_send(self, job: Job, planned: Planned, result: Any, queue: Any) -> None:
         event = job.event
         assert event is not None
-        fields = {
-            "event_id": event.id,
-            "event_name": event.event_name,
-            "guid": event.guid,
-            "request_id": event.request_id,
-            "action": planned.name,
-            "queue": queue.name,
-        }
         if result.ok:
-            log.info("action_sent", message_id=result.message_id, **fields)
+            self._log.info(
+                "action_sent",
+                message_id=result.message_id,
+                event_id=event.id,
+                event_name=event.event_name,
+                guid=event.guid,
+                request_id=event.request_id,
+                action=planned.name,
+                queue=queue.name,
+            )
         else:
-            log.warning("action_failed", error=result.error_code, transient=result.transient, **fields)
+            self._log.warning(
+                "action_failed",
+                error=result.error_code,
+                transient=result.transient,
+                event_id=event.id,
+                event_name=event.event_name,
+                guid=event.guid,
+                request_id=event.request_id,
+                action=planned.name,
+                queue=queue.name,
+            )
 
     # -- settle ----------------------------------------------------------------
     def settle(self, jobs: Sequence[Job]) -> tuple[list[SQSMessage], list[Job]]:
@@ -224,14 +241,17 @@ class Worker(QueueWorker):
             else:
                 finished.append(job.message)
                 self.metrics.settled(job, "done")  # metrics
-                log.debug(
-                    "event_done",
-                    message_id=job.message.message_id,
-                    actions=len(job.results),
-                    **correlation(job.event),
-                )
+                if self._debug:
+                    self._log.debug(
+                        "event_done",
+                        message_id=job.message.message_id,
+                        actions=len(job.results),
+                        **correlation(job.event),
+                    )
         finished += self._dead_letter(dead, retry)
         finished += self._retry(retry)
+        if len(finished) == len(jobs):  # the usual: all settled
+            return finished, []
         kept = [job for job in jobs if job.message not in finished]
         return finished, kept
 

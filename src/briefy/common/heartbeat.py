@@ -44,11 +44,11 @@ class Heartbeat:
     @contextmanager
     def track(self, messages: Sequence[SQSMessage]) -> Iterator[None]:
         """Keep ``messages`` invisible for as long as the block runs."""
+        timeout = self.timeout
         with self._lock:
             for message in messages:
-                deadline = message.received_at + self.timeout
-                self._deadlines[message.message_id] = (message, deadline)
-            if self._thread is None and self.timeout > 0:
+                self._deadlines[message.message_id] = (message, message.received_at + timeout)
+            if self._thread is None and timeout > 0:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
         try:
@@ -65,13 +65,22 @@ class Heartbeat:
     def adopt(self, message: SQSMessage) -> bool:
         """If ``message`` is already being worked on, give that work its new receipt
         handle (the one SQS now honours) and say so; the caller then drops it."""
+        return not self.fresh([message])
+
+    def fresh(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
+        """The ``messages`` not already being worked on; the others are adopted (see
+        ``adopt``). One lock for a whole batch."""
+        fresh = []
+        timeout = self.timeout
         with self._lock:
-            tracked = self._deadlines.get(message.message_id)
-            if tracked is None:
-                return False
-            tracked[0].receipt_handle = message.receipt_handle
-            self._deadlines[message.message_id] = (tracked[0], message.received_at + self.timeout)
-            return True
+            for message in messages:
+                tracked = self._deadlines.get(message.message_id)
+                if tracked is None:
+                    fresh.append(message)
+                    continue
+                tracked[0].receipt_handle = message.receipt_handle
+                self._deadlines[message.message_id] = (tracked[0], message.received_at + timeout)
+        return fresh
 
     def in_flight(self) -> int:
         """How many messages are being tracked now."""
@@ -99,7 +108,8 @@ class Heartbeat:
         with self._beating:
             now = time.monotonic()
             with self._lock:
-                due = [m for m, deadline in self._deadlines.values() if deadline - now < self.timeout / 2]
+                half = self.timeout / 2
+                due = [m for m, deadline in self._deadlines.values() if deadline - now < half]
             if not due:
                 return
             failed = {m.message_id for m in self.queue.change_visibility((m, self.timeout) for m in due)}

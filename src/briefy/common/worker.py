@@ -95,7 +95,7 @@ class QueueWorker:
         messages = self.receive()
         if not messages:
             return 0
-        fresh = [message for message in messages if not self.heartbeat.adopt(message)]
+        fresh = self.heartbeat.fresh(messages)
         if len(fresh) < len(messages):
             # Redelivered while still in progress here: the work in progress goes on.
             log.warning("redelivered_in_progress", count=len(messages) - len(fresh))

@@ -119,13 +119,13 @@ def run(events: int) -> PipelineResult:
             outputs=sum(client.sent.values()) - sent_before,
             deleted=client.deleted - deleted_before,
         )
-        result.breakdown = breakdown(bodies, result.micros)
+        result.breakdown = breakdown(bodies, result.micros, worker)
     return result
 
 
-def breakdown(bodies: list[str], total: float) -> dict[str, float]:
+def breakdown(bodies: list[str], total: float, worker: Worker) -> dict[str, float]:
     """Microseconds per event of each stage on its own; ``other`` is the worker's share."""
-    stage = Stages(bodies)
+    stage = Stages(bodies, worker)
     figures = {name: stage.measure(name) for name in STAGES}
     figures["other"] = total - sum(figures.values())
     return figures
@@ -134,8 +134,9 @@ def breakdown(bodies: list[str], total: float) -> dict[str, float]:
 class Stages:
     """Runs one stage of the pipeline over every event, its inputs prepared beforehand."""
 
-    def __init__(self, bodies: list[str]) -> None:
+    def __init__(self, bodies: list[str], worker: Worker) -> None:
         self.bodies = bodies
+        self.worker = worker
         self.raw = [SQSMessage(f"m-{i}", f"r-{i}", body) for i, body in enumerate(bodies)]
         self.messages = [parse_event(m.body, m.message_id) for m in self.raw]
         self.events = [event_factory(m.event_name)(m, PlanningOutbox()) for m in self.messages]
@@ -219,4 +220,4 @@ class Stages:
             ):
                 event_logger.handler(event)
             for planned, result, queue in sends:
-                Worker._log_send(job, planned, result, queue)
+                self.worker._log_send(job, planned, result, queue)

@@ -63,9 +63,14 @@ class OutgoingMessage:
     def size(self) -> int:
         """Bytes SQS counts against its size limits: body plus attributes."""
         # Empty values are not sent (see ``entry``); the rest count name, value and type.
-        sent = [(name, value) for name, value in self.attributes.items() if value]
-        text = "".join(name + value for name, value in sent)
-        return len(self.body.encode("utf-8")) + len(text.encode("utf-8")) + len("String") * len(sent)
+        # ASCII text (the usual) has as many bytes as characters: no need to encode it.
+        body = self.body
+        total = len(body) if body.isascii() else len(body.encode("utf-8"))
+        for name, value in self.attributes.items():
+            if value:
+                text = name + value
+                total += (len(text) if text.isascii() else len(text.encode("utf-8"))) + len("String")
+        return total
 
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
