@@ -191,24 +191,20 @@ class Worker(QueueWorker):
             self._log.info(
                 "action_sent",
                 message_id=result.message_id,
-                event_id=event.id,
-                event_name=event.event_name,
-                guid=event.guid,
-                request_id=event.request_id,
                 action=planned.name,
                 queue=queue.name,
+                event_name=event.event_name,
+                **correlation(event),
             )
         else:
             self._log.warning(
                 "action_failed",
                 error=result.error_code,
                 transient=result.transient,
-                event_id=event.id,
-                event_name=event.event_name,
-                guid=event.guid,
-                request_id=event.request_id,
                 action=planned.name,
                 queue=queue.name,
+                event_name=event.event_name,
+                **correlation(event),
             )
 
     # -- settle ----------------------------------------------------------------
