@@ -8,15 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
-import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.sqs_proxy import SQSProxy
+from tests.faultproxy import FaultProxy
 from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, attributes, event, free_port, running
 
 pytestmark = pytest.mark.e2e
@@ -221,39 +218,33 @@ def every_body(queues: Queues, dlq: int, events: int) -> Counter[str]:
     return Counter(message["Body"] for message in found)
 
 
-def sends_to(queues: Queues, operation: str, params: dict[str, Any]) -> bool:
-    return operation == "SendMessageBatch" and params["QueueUrl"].endswith("/" + queues.names["events"])
+def to_events(queues: Queues) -> str:
+    """What only a call on the events queue has in its body (its QueueUrl's end)."""
+    return f'/{queues.names["events"]}"'
 
 
 def test_interrupted_redrive_loses_nothing(moto_server: MotoServer, queues: Queues) -> None:
     """SIGINT during the third batch: that batch completes, the run stops (exit 130) and
     reports 30 moved; DLQ and events queue together hold each of the 100 letters exactly once."""
     bodies = fill_dead_letters(queues, 100)
-    started = threading.Event()
-    process: list[subprocess.Popen[str]] = []
-    sends = []
-
-    def on_call(operation: str, params: dict[str, Any]) -> None:
-        if sends_to(queues, operation, params):
-            sends.append(params)
-            if len(sends) == 3:
-                started.wait(30)
-                os.kill(process[0].pid, signal.SIGINT)
-
-    with SQSProxy(moto_server.url, on_call) as proxy:
+    with FaultProxy(moto_server.url) as proxy:
+        # The third send to the events queue is held back while the signal arrives.
+        proxy.fail("SendMessageBatch", how="delay", skip=2, match=to_events(queues), seconds=2)
         assert SCRIPT
-        process.append(
-            subprocess.Popen(
-                [SCRIPT, "dlq", "redrive", "--json"],
-                env=tool_env(proxy.url, queues),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
+        process = subprocess.Popen(
+            [SCRIPT, "dlq", "redrive", "--json"],
+            env=tool_env(proxy.url, queues),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
-        started.set()
-        out, err = process[0].communicate(timeout=120)
-    assert process[0].returncode == 130, err
+        try:
+            proxy.wait_held(1, timeout=60)
+            os.kill(process.pid, signal.SIGINT)
+            out, err = process.communicate(timeout=120)
+        finally:
+            process.kill()
+    assert process.returncode == 130, err
     report = json.loads(out)
     assert (report["moved"], report["interrupted"]) == (30, True)
     assert "stopping after the batch in progress" in err
@@ -264,16 +255,8 @@ def test_failed_sends_stop_the_redrive_and_lose_nothing(moto_server: MotoServer,
     """The events queue fails from the third batch on: the run stops with exit 1, naming the
     letters not moved; each letter is in exactly one of the two queues."""
     bodies = fill_dead_letters(queues, 50)
-    batches: list[str] = []
-
-    def on_call(operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
-        if sends_to(queues, operation, params):
-            batches.append(str(uuid.uuid4()))
-            if len(batches) >= 3:
-                return 500, {"__type": "InternalError", "message": "injected"}
-        return None
-
-    with SQSProxy(moto_server.url, on_call) as proxy:
+    with FaultProxy(moto_server.url) as proxy:
+        proxy.fail("SendMessageBatch", how="500", times=None, skip=2, match=to_events(queues))
         result = choreographer(tool_env(proxy.url, queues), "dlq", "redrive")
     assert result.returncode == 1
     assert "moved 20 dead letter(s)" in result.stdout
