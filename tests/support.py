@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -18,6 +20,7 @@ from typing import Any
 import boto3
 
 from briefy.choreographer.bench import reference
+from briefy.common.queue import approximate_count
 
 # The reference data the benchmark streams too: one copy, shipped with the package.
 LEAD_DATA = reference.LEAD
@@ -57,6 +60,26 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
                 return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    """GET ``url``: the status and the body, also for error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def embedded_client(endpoint: str) -> Any:
+    """A boto3 SQS client for the worker's embedded endpoint (it takes any credentials)."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+    )
 
 
 class MotoServer:
@@ -155,13 +178,7 @@ class Queues:
         return found
 
     def depth(self, key: str) -> int:
-        attributes = self.client.get_queue_attributes(
-            QueueUrl=self.urls[key],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return approximate_count(self.client, self.urls[key])
 
 
 def attributes(message: Mapping[str, Any]) -> dict[str, str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import socket
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ from briefy.choreographer.bootstrap import StartupError
 from briefy.choreographer.health import Health, stale_after
 from briefy.choreographer.metrics import Metrics
 from briefy.choreographer.monitor import MonitorServer
+from tests.support import http_get
 
 
 @dataclass
@@ -54,15 +53,6 @@ def health(worker: FakeWorker | None = None, probe: FakeProbe | None = None, ttl
         wait_time=10,
         ttl=ttl,
     )
-
-
-def get(url: str) -> tuple[int, bytes]:
-    """GET ``url``: the status and the body, also for error statuses."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def test_a_recent_turn_is_alive() -> None:
@@ -135,7 +125,7 @@ def test_metrics_are_served_in_prometheus_format(served: tuple[MonitorServer, Me
     """GET /metrics returns the worker's metrics in the text format."""
     server, metrics, _ = served
     metrics.events_received.labels("lead.created").inc(2)
-    status, body = get(f"{server.url}/metrics")
+    status, body = http_get(f"{server.url}/metrics")
     families = {f.name: f for f in text_string_to_metric_families(body.decode())}
     assert status == 200
     [sample] = [s for s in families["choreographer_events_received"].samples if s.name.endswith("_total")]
@@ -147,7 +137,7 @@ def test_health_endpoints_answer_200_when_healthy(served: tuple[MonitorServer, M
     """/health/live and /health/ready answer 200 with a JSON status."""
     server, _, _ = served
     for path in ("/health/live", "/health/ready"):
-        status, body = get(server.url + path)
+        status, body = http_get(server.url + path)
         assert (status, json.loads(body)["status"]) == (200, "ok")
 
 
@@ -155,7 +145,7 @@ def test_readiness_answers_503_when_sqs_fails(served: tuple[MonitorServer, Metri
     """/health/ready answers 503 naming the error when SQS does not answer."""
     server, _, probe = served
     probe.error = UNREACHABLE
-    status, body = get(f"{server.url}/health/ready")
+    status, body = http_get(f"{server.url}/health/ready")
     assert status == 503
     answer = json.loads(body)
     assert (answer["status"], answer["error"]) == ("unavailable", "EndpointConnectionError")
@@ -164,7 +154,7 @@ def test_readiness_answers_503_when_sqs_fails(served: tuple[MonitorServer, Metri
 def test_unknown_paths_answer_404(served: tuple[MonitorServer, Metrics, FakeProbe]) -> None:
     """Any other path answers 404 listing the served ones."""
     server, _, _ = served
-    status, body = get(f"{server.url}/healthz")
+    status, body = http_get(f"{server.url}/healthz")
     assert status == 404 and "/health/live" in json.loads(body)["paths"]
 
 

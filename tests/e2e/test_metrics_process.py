@@ -4,32 +4,21 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, event, free_port, running
+from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, event, free_port, http_get, running
 
 pytestmark = pytest.mark.e2e
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-def get(url: str) -> tuple[int, bytes]:
-    """GET ``url``: the status and the body, also for error statuses."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-
-
 def scrape(url: str) -> Samples:
     """Every sample of the metrics endpoint, by name and labels."""
-    status, body = get(f"{url}/metrics")
+    status, body = http_get(f"{url}/metrics")
     assert status == 200
     return {
         (sample.name, frozenset(sample.labels.items())): sample.value
@@ -116,7 +105,7 @@ def test_health_endpoints_answer_200(monitored: tuple[WorkerProcess, str, Queues
     """A running worker is alive and ready."""
     _, url, _ = monitored
     for path in ("/health/live", "/health/ready"):
-        status, body = get(url + path)
+        status, body = http_get(url + path)
         assert (status, json.loads(body)["status"]) == (200, "ok")
 
 
@@ -134,11 +123,11 @@ def test_readiness_fails_when_sqs_goes_away() -> None:
         }
         url = f"http://127.0.0.1:{port}"
         with running(WorkerProcess(env)) as worker:
-            assert get(f"{url}/health/ready")[0] == 200
+            assert http_get(f"{url}/health/ready")[0] == 200
             server.stop()
             worker.wait_for("receive_failed")
-            until(lambda: get(f"{url}/health/ready")[0] == 503)
-            assert get(f"{url}/health/live")[0] == 200
+            until(lambda: http_get(f"{url}/health/ready")[0] == 503)
+            assert http_get(f"{url}/health/live")[0] == 200
             samples = scrape(url)
             errors = value(
                 samples,

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 
 from tests.support import (
@@ -18,6 +17,7 @@ from tests.support import (
     Queues,
     WorkerProcess,
     attributes,
+    embedded_client,
     event,
     free_port,
     running,
@@ -94,13 +94,7 @@ def test_embedded_endpoint_serves_and_choreographs() -> None:
     with running(worker):
         [started] = worker.find("embedded_sqs_started")
         assert started["endpoint"] == f"http://127.0.0.1:{port}"
-        client = boto3.client(
-            "sqs",
-            endpoint_url=started["endpoint"],
-            region_name="us-east-1",
-            aws_access_key_id="any",
-            aws_secret_access_key="any",
-        )
+        client = embedded_client(started["endpoint"])
         queues = Queues(client, prefix="unused")
         queues.urls = {
             key: client.get_queue_url(QueueName=name)["QueueUrl"]

@@ -8,10 +8,18 @@ import signal
 import sys
 import time
 
-import boto3
 import pytest
 
-from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, event, free_port, running
+from tests.support import (
+    LEAD_DATA,
+    MotoServer,
+    Queues,
+    WorkerProcess,
+    embedded_client,
+    event,
+    free_port,
+    running,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -95,13 +103,7 @@ def test_processes_share_the_embedded_endpoint() -> None:
     with running(worker, ready=None):
         worker.wait_for("worker_started", count=2)
         [started] = worker.find("embedded_sqs_started")
-        client = boto3.client(
-            "sqs",
-            endpoint_url=started["endpoint"],
-            region_name="us-east-1",
-            aws_access_key_id="any",
-            aws_secret_access_key="any",
-        )
+        client = embedded_client(started["endpoint"])
         queues = Queues(client, prefix="unused")
         queues.urls = {key: client.get_queue_url(QueueName=key)["QueueUrl"] for key in ("events", "mail")}
         message = event("lead.created", LEAD_DATA)

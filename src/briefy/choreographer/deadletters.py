@@ -181,13 +181,6 @@ def peek(
     return letters[:limit]
 
 
-def approximate_count(queue: Queue) -> int:
-    """SQS's approximate count of the queue's messages (visible and in flight)."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    raw = queue.client.get_queue_attributes(QueueUrl=queue.url, AttributeNames=names)["Attributes"]
-    return sum(int(raw.get(name, 0)) for name in names)
-
-
 @dataclass
 class RedriveReport:
     """What a redrive moved (or, in a dry run, would move), and what it left."""

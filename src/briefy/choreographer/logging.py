@@ -206,8 +206,7 @@ class JSONLines:
         )
 
     def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> bytes:
-        for key, value in _BOUND.get().items():
-            event_dict.setdefault(key, value)
+        event_dict = merge_bound(logger, method_name, event_dict)
         event_dict = structlog.processors.add_log_level(logger, method_name, event_dict)
         event_dict = self._timestamp(logger, method_name, event_dict)
         if "exc_info" in event_dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from briefy.common.queue import approximate_count
+
 #: The queues of a run, by role; the outputs are named as in ``reference.KINDS``.
 ROLES = ("events", "mail", "notification", "dlq")
 
@@ -38,10 +40,4 @@ class QueueSet:
 
     def depth(self, role: str) -> int:
         """Messages on a queue, visible or in flight."""
-        attributes = self.client.get_queue_attributes(
-            QueueUrl=self.urls[role],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return approximate_count(self.client, self.urls[role])

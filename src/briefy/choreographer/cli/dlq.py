@@ -22,9 +22,9 @@ from briefy.choreographer.deadletters import (
     Filter,
     Redrive,
     RedriveReport,
-    approximate_count,
     peek,
 )
+from briefy.common.queue import approximate_count
 
 INTERRUPTED = 130
 BODY_PREVIEW = 160
@@ -170,7 +170,7 @@ def run_show(args: Any) -> int:
     client, _, dead_letters = _bind(settings)
     match = Filter(args.event_name, args.error_type)
     with talking_to(client, settings):
-        total = approximate_count(dead_letters)
+        total = approximate_count(dead_letters.client, dead_letters.url)
         letters = peek(dead_letters, args.limit, match)
     if args.json:
         grouped = [
@@ -276,7 +276,7 @@ def run_redrive(args: Any) -> int:
         dead_letters, events, Filter(args.event_name, args.error_type), args.limit, args.dry_run
     )
     with talking_to(client, settings):
-        total = approximate_count(dead_letters)
+        total = approximate_count(dead_letters.client, dead_letters.url)
     with (
         tqdm(total=total, unit="letter", desc="redrive", file=sys.stderr, disable=None, leave=False) as bar,
         stop_on_signals(redrive.stop),

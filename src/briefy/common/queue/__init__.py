@@ -15,7 +15,7 @@ from briefy.common.errors import InvalidPayload, QueueNotFound, error_code, is_t
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import OutgoingMessage, SendResult, SQSMessage
 
-__all__ = ["IQueue", "OutgoingMessage", "Queue", "SQSMessage", "SendResult"]
+__all__ = ["IQueue", "OutgoingMessage", "Queue", "SQSMessage", "SendResult", "approximate_count"]
 
 log = structlog.get_logger(__name__)
 
@@ -24,6 +24,16 @@ BATCH_ENTRIES = 10
 BATCH_BYTES = 262_144
 
 _SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"]
+
+
+#: The counts that make up a queue's depth: messages visible and messages in flight.
+_DEPTH = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+
+
+def approximate_count(client: Any, url: str) -> int:
+    """SQS's approximate count of the messages on the queue at ``url`` (visible and in flight)."""
+    raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=_DEPTH)["Attributes"]
+    return sum(int(raw.get(name, 0)) for name in _DEPTH)
 
 
 def dumps(payload: Any) -> str:
