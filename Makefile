@@ -20,9 +20,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/tox run
 
-## bench: the throughput benchmark
+## bench: the throughput benchmark, and redaction on hostile megabyte inputs
 bench: $(STAMP)
 	$(BIN)/choreographer bench
+	$(BIN)/python benchmarks/redaction.py --check
 
 lint: $(STAMP)
 	$(BIN)/tox run -e lint

@@ -20,6 +20,7 @@ setup(
         "fastjsonschema>=2.19",
         "orjson>=3.9",
         "prometheus-client>=0.20",
+        "waitress>=3.0",
         "structlog>=24.1",
         "tqdm>=4.66",
         "zope.component>=6.0",
@@ -30,7 +31,7 @@ setup(
     extras_require={
         # The embedded SQS endpoint for development (moto's server, in-process).
         "embedded": ["moto[server]>=5.0"],
-        "test": ["moto[server]>=5.0", "pytest>=8.0", "pytest-timeout>=2.3"],
+        "test": ["moto[server]>=5.0", "pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"],
     },
     entry_points={
         "console_scripts": ["choreographer = briefy.choreographer.cli:main"],

@@ -15,7 +15,7 @@ from moto import mock_aws
 from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
 from briefy.choreographer.config import Settings
 from briefy.choreographer.provision import create_queues
-from tests.support import MotoServer, Queues
+from tests.support import TEST_STATE_KEY, MotoServer, Queues
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +39,13 @@ def registry() -> Iterator[Any]:
 @pytest.fixture
 def settings() -> Settings:
     """Development settings tuned for tests: short waits, fast backoff."""
-    return Settings(mode="development", endpoint_url="http://mocked", wait_time=0, backoff_base=1.0)
+    return Settings(
+        mode="development",
+        endpoint_url="http://mocked",
+        wait_time=0,
+        backoff_base=1.0,
+        state_keys=(TEST_STATE_KEY.encode(),),
+    )
 
 
 @pytest.fixture

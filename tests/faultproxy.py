@@ -21,6 +21,10 @@ Faults (``how``):
 - ``"delay"``: the call is forwarded after ``seconds``;
 - ``"hold"``: the call is made at once, its answer is held back ``seconds``.
 
+``proxy.check_text = True`` makes it refuse, as SQS does (moto does not), a
+SendMessage or SendMessageBatch whose body or string attribute values hold
+characters SQS does not accept (outside XML 1.0's): a 400 ``InvalidParameterValue``.
+
 Bounded and local: it listens on 127.0.0.1 only, forwards only to a loopback
 upstream, reads at most ``MAX_BODY`` bytes per request, never holds a request
 more than ``MAX_DELAY`` seconds, and ``stop()`` lets every held request go.
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import sys
 import threading
 import time
@@ -48,6 +53,8 @@ _ERRORS = {
     "throttle": (400, "ThrottlingException", "Sender"),
     "reject": (400, "InvalidParameterValue", "Sender"),
 }
+#: Characters SQS refuses in message bodies and attribute values.
+REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
 
 
@@ -91,6 +98,8 @@ class FaultProxy:
         self.calls: dict[str, int] = {}
         self.injected: dict[str, int] = {}
         self.held = 0
+        self.check_text = False
+        self.refused_text = 0
         self._lock = threading.Condition()
         self._released = threading.Event()
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -215,6 +224,10 @@ class FaultProxy:
         operation = operation_of(request.headers, body)
         rule = self._choose(operation, body)
         how = rule.how if rule else ""
+        if not how and self.check_text and refused_text(operation, body):
+            with self._lock:
+                self.refused_text += 1
+            how = "reject"
         if how == "drop":
             request.close_connection = True
             return
@@ -265,6 +278,23 @@ class FaultProxy:
         request.send_header("Content-Length", str(len(answer)))
         request.end_headers()
         request.wfile.write(answer)
+
+
+def refused_text(operation: str, body: bytes) -> bool:
+    """Whether a send (JSON protocol) carries text SQS would refuse in a body or attribute."""
+    if operation not in ("SendMessage", "SendMessageBatch"):
+        return False
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return False
+    entries = request.get("Entries", [request])
+    for entry in entries:
+        texts = [entry.get("MessageBody", "")]
+        texts += [value.get("StringValue", "") for value in entry.get("MessageAttributes", {}).values()]
+        if any(REFUSED.search(text) for text in texts):
+            return True
+    return False
 
 
 class _Server(ThreadingHTTPServer):

@@ -20,11 +20,15 @@ from typing import Any
 import boto3
 
 from briefy.choreographer.bench import reference
+from briefy.choreographer.state import Seal
 from briefy.common.queue import approximate_count
 
 # The reference data the benchmark streams too: one copy, shipped with the package.
 LEAD_DATA = reference.LEAD
 MAIL_DATA = reference.MAIL
+#: The state key of the tests' workers (a secret in production: never one like this).
+TEST_STATE_KEY = "test-state-key-" + "x" * 32
+TEST_SEAL = Seal((TEST_STATE_KEY.encode(),))
 
 
 def event(
@@ -62,10 +66,10 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def http_get(url: str) -> tuple[int, bytes]:
+def http_get(url: str, timeout: float = 10) -> tuple[int, bytes]:
     """GET ``url``: the status and the body, also for error statuses."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -197,6 +201,8 @@ class WorkerProcess:
             "CHOREOGRAPHER_WAIT_TIME": "1",
             # Production mode serves metrics on 8000 by default: tests ask for a port.
             "CHOREOGRAPHER_METRICS_PORT": "0",
+            # As a deployment sets it; tests of a worker without a key set it to "".
+            "CHOREOGRAPHER_STATE_KEY": TEST_STATE_KEY,
             "PYTHONUNBUFFERED": "1",
             **env,
         }

@@ -13,27 +13,27 @@ import pytest
 from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.cli.dlq import groups
 from briefy.choreographer.deadletters import DeadLetter, Filter, Redrive, RedriveReport, peek
-from briefy.choreographer.delivery import ATTEMPT, DONE, EVENT_ID, Job
+from briefy.choreographer.delivery import Job
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
+from briefy.choreographer.state import SEAL, STATE, RetryState
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
 from tests.faults import Faults, to_queue
-from tests.support import LEAD_DATA, MAIL_DATA, event
+from tests.support import LEAD_DATA, MAIL_DATA, TEST_SEAL, event
 
 
 def dead_letter(
     body: str, error_type: str = "output_rejected", done: list[str] | None = None, message_id: str = ""
 ) -> OutgoingMessage:
     """The dead letter the worker writes for ``body`` (parsed when it is an event)."""
-    attributes = {DONE: json.dumps(done)} if done else {}
-    message = SQSMessage(message_id or str(uuid.uuid4()), "receipt", body, {}, attributes)
-    job = Job(message)
+    message = SQSMessage(message_id or str(uuid.uuid4()), "receipt", body, {}, {})
+    job = Job(message, RetryState(tuple(done or ())))
     try:
         job.event = parse_event(body, message.message_id)
         job.bad = BadInput(error_type, "the reason", job.event.event_name)
     except BadInput as error:
         job.bad = error
-    return job.dead_letter(job.bad.error_type, job.bad.message)
+    return job.dead_letter(job.bad.error_type, job.bad.message, TEST_SEAL)
 
 
 def fill(app: Application, *letters: OutgoingMessage) -> None:
@@ -94,18 +94,17 @@ def test_letters_are_grouped_by_error_type_and_event_name(app: Application) -> N
     assert found == [("invalid_payload", "lead.created", 2), ("invalid_json", "", 1)]
 
 
-def test_redriven_message_keeps_done_and_event_id_and_drops_the_rest() -> None:
-    """Only choreographer.done and choreographer.event_id (and foreign attributes) survive a redrive."""
+def test_redriven_message_keeps_its_sealed_state_and_drops_the_reasons() -> None:
+    """Only the sealed retry state (and foreign attributes) survive a redrive, and the seal still opens."""
     [body] = events_of("lead.created", 1)
     letter = dead_letter(body, done=["lead.created.mail"])
-    attributes = {**letter.attributes, ATTEMPT: "7", "traceparent": "00-abc"}
+    attributes = {**letter.attributes, "traceparent": "00-abc"}
     out = DeadLetter(SQSMessage("m-1", "r", letter.body, {}, attributes)).redriven()
     assert out.body == body
-    assert out.attributes == {
-        DONE: '["lead.created.mail"]',
-        EVENT_ID: json.loads(body)["id"],
-        "traceparent": "00-abc",
-    }
+    assert set(out.attributes) == {STATE, SEAL, "traceparent"}
+    reading = TEST_SEAL.read(out.attributes, out.body)
+    assert reading.ignored == ""
+    assert reading.state == RetryState(("lead.created.mail",), 0, json.loads(body)["id"])
 
 
 def test_redrive_moves_every_letter_back(app: Application) -> None:
@@ -116,7 +115,7 @@ def test_redrive_moves_every_letter_back(app: Application) -> None:
     assert (len(report.moved), report.ok, report.interrupted) == (25, True, False)
     moved = take_all(app, app.events.url or "")  # type: ignore[union-attr]
     assert sorted(m["Body"] for m in moved) == sorted(bodies)
-    assert all(set(m["MessageAttributes"]) == {DONE, EVENT_ID} for m in moved)
+    assert all(set(m["MessageAttributes"]) == {STATE, SEAL} for m in moved)
     assert take_all(app, app.dead_letters.url or "") == []  # type: ignore[union-attr]
 
 

@@ -27,23 +27,16 @@ from structlog.testing import capture_logs
 
 from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import (
-    DONE,
-    Job,
-    attempt_limit,
-    backoff,
-    clean,
-    fit,
-    rounds,
-)
+from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.provision import create_queues
+from briefy.choreographer.state import STATE, RetryState
 from briefy.choreographer.worker import Worker
 from briefy.common.errors import is_transient
-from briefy.common.queue.message import SQSMessage
+from briefy.common.queue.message import SQSMessage, sqs_text
 from tests.faults import Faults, failure, to_queue
 from tests.fixtures.twoactions import SITE_ZCML
-from tests.support import LEAD_DATA, event
+from tests.support import LEAD_DATA, TEST_SEAL, TEST_STATE_KEY, event
 
 FIRST = "pair.created.first"
 SECOND = "pair.created.second"
@@ -123,6 +116,7 @@ def pairs_settings(**changes: Any) -> Settings:
         "wait_time": 0,
         "backoff_base": 0.0,
         "concurrency": 1,
+        "state_keys": (TEST_STATE_KEY.encode(),),
     }
     return Settings(**{**values, **changes})
 
@@ -168,7 +162,7 @@ def test_rounds_keep_group_order() -> None:
 def test_fit_keeps_the_body_and_sheds_attributes() -> None:
     """A dead letter too big for its queue keeps its body whole and gives up attribute bytes."""
     body = "x" * 1000
-    letter = Job(SQSMessage("m", "r", body)).dead_letter("invalid_json", "e" * 900)
+    letter = Job(SQSMessage("m", "r", body)).dead_letter("invalid_json", "e" * 900, TEST_SEAL)
     fitted, dropped = fit(letter, 1100)
     assert fitted.body == body
     assert fitted.size() <= 1100
@@ -179,9 +173,9 @@ def test_fit_keeps_the_body_and_sheds_attributes() -> None:
 
 def test_attribute_values_lose_characters_sqs_refuses() -> None:
     """Text from a body that SQS would refuse in an attribute value is replaced, not sent."""
-    letter = Job(SQSMessage("m", "r", "{}")).dead_letter("wrong_type", "bad \x00 \ufffe value")
+    letter = Job(SQSMessage("m", "r", "{}")).dead_letter("wrong_type", "bad \x00 \ufffe value", TEST_SEAL)
     assert letter.attributes["error_message"] == "bad \ufffd \ufffd value"
-    assert clean("ok\tline\nlé 💡") == "ok\tline\nlé 💡"
+    assert sqs_text("ok\tline\nlé 💡") == "ok\tline\nlé 💡"
 
 
 def test_done_memory_is_bounded() -> None:
@@ -259,11 +253,18 @@ def test_a_message_received_beyond_the_limit_is_dead_lettered_unrun(pairs: Pairs
 def test_partial_success_leaves_an_envelope_naming_what_is_done(pairs: Pairs) -> None:
     """When the second action fails, the event is replaced by an envelope naming the first."""
     Faults(pairs.client).fail("SendMessageBatch", how="throttle", when=to_queue("/second"))
-    pairs.send(pair())
+    body = pair()
+    pairs.send(body)
     pairs.worker.run_once()
     [envelope] = pairs.worker.events.get_messages(10, 0)
-    assert orjson.loads(envelope.message_attributes[DONE]) == [FIRST]
-    assert envelope.message_attributes["choreographer.attempt"] == "1"
+    reading = TEST_SEAL.read(envelope.message_attributes, envelope.body)
+    assert reading.ignored == ""
+    assert reading.state == RetryState((FIRST,), 1, body["id"])
+    assert orjson.loads(envelope.message_attributes[STATE]) == {
+        "done": [FIRST],
+        "attempts": 1,
+        "event_id": body["id"],
+    }
     assert len(pairs.take("first.queue")) == 1
     assert pairs.take("second.queue") == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ from botocore.exceptions import EndpointConnectionError
 from prometheus_client.parser import text_string_to_metric_families
 
 from briefy.choreographer.bootstrap import StartupError
+from briefy.choreographer.config import Settings
 from briefy.choreographer.health import Health, stale_after
 from briefy.choreographer.metrics import Metrics
-from briefy.choreographer.monitor import MonitorServer
+from briefy.choreographer.monitor import CONNECTION_LIMIT, MonitorServer
 from tests.support import http_get
 
 
@@ -167,3 +169,45 @@ def test_a_busy_port_is_a_startup_error() -> None:
         server = MonitorServer(Metrics(), health(), "127.0.0.1", port)
         with pytest.raises(StartupError, match=rf"127\.0\.0\.1:{port}.*CHOREOGRAPHER_METRICS_PORT"):
             server.start()
+
+
+def test_half_sent_requests_hold_no_thread_and_block_no_probe() -> None:
+    """300 connections that never finish their request add no thread; a probe still answers."""
+    server = MonitorServer(Metrics(), health(), "127.0.0.1", 0).start()
+    threads = threading.active_count()
+    idle = []
+    try:
+        for _ in range(300):
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")  # never ends the head
+            idle.append(sock)
+        assert threading.active_count() <= threads + 1
+        for sock in idle[CONNECTION_LIMIT:]:  # a probe gets a place once the others go
+            sock.close()
+        for sock in idle[:CONNECTION_LIMIT]:
+            sock.close()
+        status, _ = http_get(f"{server.url}/health/live")
+        assert status == 200
+    finally:
+        for sock in idle:
+            sock.close()
+        server.stop()
+
+
+def test_an_idle_connection_is_closed_after_the_timeout() -> None:
+    """A connection that sends half a request and waits is closed by the server after idle_timeout."""
+    server = MonitorServer(Metrics(), health(), "127.0.0.1", 0, idle_timeout=1).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\n")
+            sock.settimeout(10)
+            started = time.monotonic()
+            assert sock.recv(1024) == b""  # closed by the server
+            assert time.monotonic() - started < 8
+    finally:
+        server.stop()
+
+
+def test_the_endpoint_listens_on_loopback_by_default() -> None:
+    """Outside containers (which set CHOREOGRAPHER_METRICS_HOST) only this machine reaches it."""
+    assert Settings.from_env({"CHOREOGRAPHER_MODE": "production"}).metrics_host == "127.0.0.1"

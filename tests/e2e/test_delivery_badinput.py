@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from briefy.choreographer.logging import MAX_ID
 from tests.e2e.delivery_support import DeliveryQueues, worker_env
 from tests.support import LEAD_DATA, MAIL_DATA, MotoServer, WorkerProcess, attributes, event
 
@@ -106,6 +107,14 @@ CORPUS = [
     Case("nested_valid", nested(500), "sent:mail"),
     Case("naive_date", lead(created_at="2026-11-28T12:00:00"), "sent:mail"),
     Case("no_optional_fields", without("request_id", actor=None, id=None), "sent:mail"),
+    # Hostile producers: text that made the old e-mail pattern take quadratic time on every
+    # log line (49 s a line at 120 KB), numbers beyond 64 bits, names too long to log whole.
+    Case("redos_guid", lead(guid="a" * 120_000 + "@"), "sent:mail"),
+    Case("redos_unknown_event_name", json.dumps(event("a" * 100_000 + "@", {})), "deleted"),
+    Case("redos_email_runs", lead({"notes": "a@" * 60_000 + "a." * 30_000}), "sent:mail"),
+    Case("integer_beyond_64_bits", lead({"category": 2**64 + 1}), "sent:mail"),
+    Case("negative_integer_beyond_64_bits", lead({"category": -(2**63) - 1}), "sent:mail"),
+    Case("guid_with_control_characters", lead(guid="g\u0001\u001b"), "sent:mail"),
 ]
 
 
@@ -176,7 +185,8 @@ def test_corpus_outcome(outcomes: Outcomes, case: Case) -> None:
         event_id = json.loads(case.body)["id"]
         assert outcomes.outputs.get(event_id) is None
         assert outcomes.worker is not None
-        assert outcomes.worker.find("event_dispatched", lambda line: line.get("event_id") == event_id)
+        [line] = outcomes.worker.find("event_dispatched", lambda line: line.get("event_id") == event_id)
+        assert len(line["event_name"]) <= MAX_ID + 40  # a long name is cut in the log
     if kind == "sent":
         outputs = [
             output
@@ -186,5 +196,7 @@ def test_corpus_outcome(outcomes: Outcomes, case: Case) -> None:
             and json.loads(output["Body"])["guid"] == json.loads(case.body)["guid"]
         ]
         assert len(outputs) == 1
+        # Exact data: a number beyond 64 bits reaches the mail unchanged.
+        assert json.loads(outputs[0]["Body"])["data"]["CATEGORY"] == json.loads(case.body)["data"]["category"]
     assert outcomes.events_left == 0
     assert outcomes.returncode == 0

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 PREFIX = "CHOREOGRAPHER_"
 MODES = ("development", "production")
+#: Shortest ``CHOREOGRAPHER_STATE_KEY`` accepted (``secrets.token_urlsafe(32)`` gives 43).
+MIN_KEY_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -48,8 +50,14 @@ class Settings:
     shutdown_timeout: float = 20.0
     startup_timeout: float = 60.0
     metrics_port: int = 0
-    metrics_host: str = "0.0.0.0"
+    #: Loopback outside containers: the Docker image sets ``0.0.0.0`` for its probes.
+    metrics_host: str = "127.0.0.1"
     redact: bool | None = None
+    #: More keys whose values are personal data (``CHOREOGRAPHER_REDACT_KEYS``).
+    redact_keys: tuple[str, ...] = ()
+    #: Secrets that authenticate the retry state the worker writes on messages
+    #: (``CHOREOGRAPHER_STATE_KEY``): the first signs, all verify. Empty: no state.
+    state_keys: tuple[bytes, ...] = field(default=(), repr=False)
     #: Extension names to load (``CHOREOGRAPHER_EXTENSIONS``); ``None``: every installed one.
     extensions: tuple[str, ...] | None = None
 
@@ -117,8 +125,10 @@ class Settings:
             shutdown_timeout=reader.number("SHUTDOWN_TIMEOUT", 20.0, 0.0, 3600.0),
             startup_timeout=reader.number("STARTUP_TIMEOUT", 60.0, 0.0, 3600.0),
             metrics_port=reader.integer("METRICS_PORT", 8000 if mode == "production" else 0, 0, 65535),
-            metrics_host=reader.text("METRICS_HOST", "0.0.0.0"),
+            metrics_host=reader.text("METRICS_HOST", "127.0.0.1"),
             redact=reader.flag("REDACT"),
+            redact_keys=reader.names("REDACT_KEYS") or (),
+            state_keys=reader.secrets("STATE_KEY", MIN_KEY_LENGTH),
             extensions=reader.names("EXTENSIONS"),
         )
         return settings
@@ -167,6 +177,18 @@ class _Reader:
         if raw.lower() == "none":
             return ()
         return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def secrets(self, name: str, shortest: int) -> tuple[bytes, ...]:
+        """A comma-separated list of secrets, each at least ``shortest`` characters long."""
+        raw = self.env.get(PREFIX + name, "")
+        keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+        for number, key in enumerate(keys, 1):
+            if len(key) < shortest:
+                raise SettingsError(
+                    f"{PREFIX}{name}: key {number} has {len(key)} characters, fewer than {shortest}; "
+                    'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+                )
+        return tuple(key.encode("utf-8") for key in keys)
 
     def flag(self, name: str) -> bool | None:
         raw = self.text(name, "").lower()

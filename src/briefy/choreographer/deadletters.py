@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from briefy.choreographer.delivery import ATTEMPT, DONE, EVENT_ID
+from briefy.choreographer.state import STATE, RetryState
 from briefy.common.errors import error_code
 from briefy.common.queue import Queue
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
@@ -31,10 +31,10 @@ REASONS = (
     "failed_at",
     "source_message_id",
 )
-#: What a redriven message sheds: the reasons, and the attempt count (a redrive starts
-#: the attempts afresh). ``choreographer.done`` and ``choreographer.event_id`` stay, so
-#: the event keeps its id and skips the actions already done.
-DROPPED = frozenset({*REASONS, ATTEMPT})
+#: What a redriven message sheds: the reasons. The sealed retry state stays (it names the
+#: actions done and the event id, never attempts: a redrive starts them afresh), so the
+#: event keeps its id and skips the actions already done.
+DROPPED = frozenset(REASONS)
 #: The error type of a letter with no reason: SQS's own redrive policy moved it there.
 MOVED_BY_SQS = "moved_by_sqs"
 
@@ -70,13 +70,17 @@ class DeadLetter:
         return int(self.message.attributes.get("SentTimestamp", "0") or 0)
 
     @property
+    def state(self) -> RetryState:
+        """The retry state the letter carries, as it says (the worker checks its seal)."""
+        try:
+            return RetryState.parse(self.message.message_attributes.get(STATE) or "{}")
+        except ValueError:
+            return RetryState()
+
+    @property
     def done(self) -> list[str]:
         """The actions done before the letter was dead-lettered."""
-        raw = self.message.message_attributes.get(DONE)
-        try:
-            return [str(name) for name in orjson.loads(raw)] if raw else []
-        except (orjson.JSONDecodeError, TypeError):
-            return []
+        return list(self.state.done)
 
     def as_dict(self) -> dict[str, Any]:
         """The letter for JSON reports: its reasons, ids and body."""
@@ -89,7 +93,7 @@ class DeadLetter:
             "worker": self.reason("worker"),
             "failed_at": self.reason("failed_at"),
             "source_message_id": self.reason("source_message_id"),
-            "event_id": self.reason(EVENT_ID),
+            "event_id": self.state.event_id,
             "done": self.done,
             "body": self.message.body,
         }

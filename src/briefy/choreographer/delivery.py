@@ -1,43 +1,35 @@
 """Delivery bookkeeping: one ``Job`` per received message, and how it settles.
 
-The attributes below travel with a message through retries and the DLQ, so a
-retried or redriven event keeps its id and runs only the actions not yet done.
+What earlier attempts did travels with a message through retries and the DLQ
+as sealed retry state (``briefy.choreographer.state``), so a retried or redriven
+event keeps its id and runs only the actions not yet done.
 """
 
 from __future__ import annotations
 
 import os
 import random
-import re
 import socket
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-import orjson
-
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events.envelope import EventMessage
 from briefy.choreographer.outbox import Planned, PlanningOutbox
-from briefy.common.queue.message import OutgoingMessage, SendResult, SQSMessage
-
-#: Message attributes of retry envelopes and dead letters.
-DONE = "choreographer.done"
-ATTEMPT = "choreographer.attempt"
-EVENT_ID = "choreographer.event_id"
+from briefy.choreographer.state import NO_STATE, PREFIX, RetryState, Seal
+from briefy.common.queue.message import MAX_ATTRIBUTES, OutgoingMessage, SendResult, SQSMessage
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 MAX_REASON = 1000
 
-#: Characters outside what SQS accepts in a message attribute value (XML 1.0 characters).
-_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: Dead-letter attributes, in the order they are given up when a letter would be too big.
 _EXPENDABLE = (
     "worker",
     "failed_at",
     "event_name",
     "receive_count",
-    EVENT_ID,
-    DONE,
+    "choreographer.state",
+    "choreographer.seal",
     "source_message_id",
     "error_message",
     "error_type",
@@ -49,6 +41,8 @@ class Job:
     """A received message on its way through plan, deliver and settle."""
 
     message: SQSMessage
+    #: What earlier attempts left: trusted only when sealed (see ``Seal``).
+    state: RetryState = NO_STATE
     event: EventMessage | None = None
     outbox: PlanningOutbox | None = None
     bad: BadInput | None = None
@@ -58,24 +52,21 @@ class Job:
 
     @property
     def done_before(self) -> list[str]:
-        """Actions that succeeded on earlier attempts (named by a retry envelope or a
-        dead letter, or remembered by this process)."""
-        raw = self.message.message_attributes.get(DONE)
-        if not raw and not self.recalled:
+        """Actions that succeeded on earlier attempts (named by sealed state, or
+        remembered by this process)."""
+        if not self.state.done and not self.recalled:
             return []
-        carried = list(orjson.loads(raw)) if raw else []
-        return list(dict.fromkeys([*carried, *self.recalled]))
+        return list(dict.fromkeys([*self.state.done, *self.recalled]))
 
     @property
     def attempt(self) -> int:
         """This attempt's number, counting the attempts of earlier envelopes."""
-        earlier = int(self.message.message_attributes.get(ATTEMPT, "0") or 0)
-        return earlier + self.message.receive_count
+        return self.state.attempts + self.message.receive_count
 
     @property
     def fallback_id(self) -> str:
         """The event id to use when the body has none: stable across redeliveries."""
-        return self.message.message_attributes.get(EVENT_ID) or self.message.message_id
+        return self.state.event_id or self.message.message_id
 
     @property
     def event_name(self) -> str:
@@ -91,24 +82,23 @@ class Job:
         """The sends that failed this attempt."""
         return [(p, r) for p, r in self.results if not r.ok]
 
-    def carried_attributes(self) -> dict[str, str]:
-        """The attributes that let a later attempt skip what is done."""
-        attributes = {DONE: orjson.dumps(self.done()).decode()}
-        if self.event is not None:
-            attributes[EVENT_ID] = self.event.id
-        return attributes
+    def carried_state(self, attempts: int = 0) -> RetryState:
+        """The state that lets a later attempt skip what is done and keep the event id."""
+        event_id = self.event.id if self.event is not None else self.state.event_id
+        return RetryState(tuple(self.done()), attempts, event_id)
 
-    def dead_letter(self, error_type: str, reason: str) -> OutgoingMessage:
+    def dead_letter(self, error_type: str, reason: str, seal: Seal) -> OutgoingMessage:
         """The dead letter: the body byte for byte, the reason in attributes."""
         attributes = {
             "error_type": error_type,
-            "error_message": clean(reason[:MAX_REASON]),
-            "event_name": clean(self.event_name[:256]),
+            "error_message": reason[:MAX_REASON],
+            "event_name": self.event_name[:256],
             "receive_count": str(self.attempt),
             "worker": WORKER_ID,
             "failed_at": datetime.now(UTC).isoformat(),
             "source_message_id": self.message.message_id,
-            **self.carried_attributes(),
+            # A redrive starts the attempts afresh: the letter keeps what is done and the id.
+            **seal.attributes(self.carried_state(), self.message.body),
         }
         return OutgoingMessage(
             self.message.body,
@@ -117,21 +107,17 @@ class Job:
             group_id=self.message.group_id,
         )
 
-    def envelope(self, delay: int) -> OutgoingMessage:
-        """A retry envelope: the body again, naming what is done, delivered after ``delay``."""
-        attributes = {
-            **{
-                k: v for k, v in self.message.message_attributes.items() if not k.startswith("choreographer.")
-            },
-            ATTEMPT: str(self.attempt),
-            **self.carried_attributes(),
-        }
-        return OutgoingMessage(self.message.body, attributes, delay=min(delay, 900))
-
-
-def clean(text: str) -> str:
-    """``text`` with the characters SQS refuses in attribute values replaced by U+FFFD."""
-    return _REFUSED.sub("\ufffd", text)
+    def envelope(self, delay: int, seal: Seal) -> OutgoingMessage | None:
+        """A retry envelope: the body again, with the producer's attributes and sealed state
+        naming what is done, delivered after ``delay``; None when it cannot be made (no
+        key, or no room left among SQS's attributes of a message)."""
+        state = seal.attributes(self.carried_state(self.attempt), self.message.body)
+        if not state:
+            return None
+        attributes = {k: v for k, v in self.message.message_attributes.items() if not k.startswith(PREFIX)}
+        if len(attributes) + len(state) > MAX_ATTRIBUTES:
+            return None
+        return OutgoingMessage(self.message.body, {**attributes, **state}, delay=min(delay, 900))
 
 
 def fit(letter: OutgoingMessage, limit: int) -> tuple[OutgoingMessage, list[str]]:

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from briefy.common.queue.message import SQSMessage
     from briefy.common.worker import QueueWorker
 
-#: Outcomes of an event in one attempt (``choreographer_events_processed_total``).
-OUTCOMES = ("done", "retried", "dead_lettered")
+#: Outcomes of an event in one attempt (``choreographer_events_processed_total``; ``held``:
+#: the dead-letter queue refused its letter for good, so it is kept on the events queue).
+OUTCOMES = ("done", "retried", "dead_lettered", "held")
 #: Label of an event name with no registered factory, and of a body with no name.
 UNREGISTERED = "(unregistered)"
 #: Most labelled children (and event labels) a ``Metrics`` remembers.

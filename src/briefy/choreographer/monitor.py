@@ -7,17 +7,16 @@
 
 from __future__ import annotations
 
-import socket
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import orjson
 import structlog
+import waitress
 from botocore.config import Config
 from prometheus_client import make_wsgi_app
-from prometheus_client.exposition import ThreadingWSGIServer
 
 from briefy.choreographer.bootstrap import StartupError, make_client
 from briefy.choreographer.health import Check, Health
@@ -31,60 +30,94 @@ log = structlog.get_logger(__name__)
 
 #: The readiness probe's client: short timeouts, no retries (the probe is retried by its caller).
 PROBE_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"total_max_attempts": 1})
+#: Connections open at once; more wait in the listen backlog. An open connection costs
+#: a socket and at most ``MAX_HEADER`` bytes, never a thread.
+CONNECTION_LIMIT = 256
+#: Seconds a connection may sit idle (a request half sent included) before it is closed.
+IDLE_TIMEOUT = 5
+#: Threads answering complete requests (each answer takes a millisecond or so).
+THREADS = 2
+#: Largest request head accepted, in bytes (a probe's is a few hundred).
+MAX_HEADER = 8192
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """Serves requests without writing an access log line to stderr for each scrape."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 class MonitorServer:
-    """A small threaded HTTP server for ``/metrics``, ``/health/live`` and ``/health/ready``."""
+    """``/metrics``, ``/health/live`` and ``/health/ready`` on one port, served by waitress.
 
-    def __init__(self, metrics: Metrics, health: Health, host: str = "127.0.0.1", port: int = 0) -> None:
+    waitress reads each request whole in its event loop before a thread answers it,
+    so slow or half-sent requests hold no thread; it serves at most
+    ``CONNECTION_LIMIT`` connections and closes one idle for ``IDLE_TIMEOUT``
+    seconds. Open to anyone who can reach the port: keep it on loopback or a
+    private network (see README "Metrics and health").
+    """
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        health: Health,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        connection_limit: int = CONNECTION_LIMIT,
+        idle_timeout: float = IDLE_TIMEOUT,
+    ) -> None:
         self.metrics = metrics
         self.health = health
         self.host = host
         self.port = port
+        self.connection_limit = connection_limit
+        self.idle_timeout = idle_timeout
         self._metrics_app = make_wsgi_app(metrics.registry)
-        self._server: ThreadingWSGIServer | None = None
+        self._server: Any = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """The base URL it serves (with the port it actually bound)."""
-        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
-        return f"http://{host}:{self.port}" if ":" not in host else f"http://[{host}]:{self.port}"
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     def start(self) -> MonitorServer:
         """Bind and serve in a daemon thread; ``StartupError`` if the address is unusable."""
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-
-        class Server(ThreadingWSGIServer):
-            address_family = family
-
+        listen = f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        logging.getLogger("waitress").setLevel(logging.ERROR)
         try:
-            self._server = make_server(self.host, self.port, self, Server, handler_class=_QuietHandler)
-        except OSError as error:
+            self._server = waitress.create_server(
+                self,
+                listen=listen,
+                threads=THREADS,
+                connection_limit=self.connection_limit,
+                channel_timeout=self.idle_timeout,
+                cleanup_interval=1,
+                max_request_header_size=MAX_HEADER,
+                max_request_body_size=MAX_HEADER,
+                asyncore_use_poll=True,
+                ident="choreographer",
+            )
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or error
             raise StartupError(
-                f"cannot serve metrics and health on {self.host}:{self.port}: {error.strerror or error} "
+                f"cannot serve metrics and health on {self.host}:{self.port}: {reason} "
                 "(set CHOREOGRAPHER_METRICS_PORT and CHOREOGRAPHER_METRICS_HOST, 0 turns it off)"
             ) from error
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, name="monitor", daemon=True)
+        self.port = int(self._server.effective_port)
+        self._thread = threading.Thread(target=self._server.run, name="monitor", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        """Stop serving: close the socket and every connection, end the threads."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        while server._map:  # the listener, the event loop's trigger and the connections
+            for channel in list(server._map.values()):
+                channel.handle_close()
+        server.task_dispatcher.shutdown()
+        if self._thread is not None:
+            self._thread.join(5)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI application."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 from zope.component import getUtility
 from zope.event import notify
 
@@ -21,10 +22,11 @@ from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
-from briefy.choreographer.logging import bound_context, correlation
+from briefy.choreographer.logging import clip, correlation
 from briefy.choreographer.memory import DoneMemory
 from briefy.choreographer.metrics import Metrics
 from briefy.choreographer.outbox import Planned, PlanningOutbox
+from briefy.choreographer.state import Seal
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
 from briefy.common.queue.event import EventQueue
@@ -37,6 +39,11 @@ log = structlog.get_logger(__name__)
 
 #: How many more times a failed delete is tried (with later batches, and at stop).
 DELETE_RETRIES = 3
+#: Seconds a message stays invisible when the dead-letter queue refuses its letter for
+#: good (it is missing, or the letter is too big for it): SQS's longest visibility
+#: timeout, so the message is kept, not moved reasonless by SQS's redrive, while an
+#: operator is told (ERROR ``dead_letter_failed``) and fixes the queue.
+DEAD_LETTER_HOLD = 43_200
 
 
 class Worker(QueueWorker):
@@ -69,6 +76,22 @@ class Worker(QueueWorker):
         self._log = log.bind()
         self._debug = self._log.is_enabled_for(logging.DEBUG)
         self.memory = DoneMemory()
+        self.seal = Seal(settings.state_keys)
+        if not self.seal.enabled:
+            log.warning(
+                "retry_state_off",
+                detail="CHOREOGRAPHER_STATE_KEY is not set: retries and redrives run every action "
+                "of an event again (its outputs keep their output_id)",
+            )
+        if self.dead_letters.max_message_size < queue.max_message_size:
+            log.error(
+                "dead_letter_queue_too_small",
+                dead_letter_queue=self.dead_letters.queue_name,
+                dead_letter_max_bytes=self.dead_letters.max_message_size,
+                events_max_bytes=queue.max_message_size,
+                detail="an event bigger than the dead-letter queue takes cannot be dead-lettered: it is "
+                "kept on the events queue instead; raise the dead-letter queue's MaximumMessageSize",
+            )
         max_receive_count = queue.max_receive_count()
         self.max_attempts = attempt_limit(settings.max_attempts, max_receive_count)
         lowered = self.max_attempts < settings.max_attempts
@@ -83,7 +106,7 @@ class Worker(QueueWorker):
     # -- the batch -------------------------------------------------------------
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
         """Plan, deliver and settle a batch (round by round for a FIFO queue)."""
-        jobs = [Job(message) for message in messages]
+        jobs = [self.job(message) for message in messages]
         blocked: set[str | None] = set()
         finished: list[SQSMessage] = []
         waiting: list[SQSMessage] = []
@@ -94,7 +117,11 @@ class Worker(QueueWorker):
                 active = [job for job in batch if job.message.group_id not in blocked]
                 waiting += [job.message for job in batch if job.message.group_id in blocked]
             for job in active:
-                self.plan(job)
+                try:
+                    self.plan(job)
+                except Exception as error:  # a bug of ours: this message's failure, not the batch's
+                    log.exception("plan_failed", message_id=job.message.message_id)
+                    job.bad = BadInput("internal_error", f"{type(error).__name__}: {error}", job.event_name)
                 self.metrics.received(job)  # metrics
             self.deliver(active)
             done, kept = self.settle(active)
@@ -129,8 +156,27 @@ class Worker(QueueWorker):
             self.delete([])
 
     # -- plan ------------------------------------------------------------------
+    def job(self, message: SQSMessage) -> Job:
+        """A job for a received message, with the retry state it carries if it is sealed."""
+        try:
+            reading = self.seal.read(message.message_attributes, message.body)
+        except Exception as error:  # attributes of a shape no SQS message has
+            job = Job(message)
+            job.bad = BadInput("invalid_attributes", f"cannot read the message attributes: {error!r}")
+            return job
+        if reading.ignored:
+            log.warning(
+                "retry_state_ignored",
+                message_id=message.message_id,
+                reason=reading.ignored,
+                attributes=[clip(name) for name in reading.attributes[:10]],
+            )
+        return Job(message, reading.state)
+
     def plan(self, job: Job) -> None:
         """Parse the message and fire its event; the actions plan their messages."""
+        if job.bad is not None:
+            return
         if self.memory.settled(job.message.message_id):
             # Settled on an earlier receive whose delete failed: nothing to run again.
             log.info("event_already_settled", message_id=job.message.message_id)
@@ -142,11 +188,11 @@ class Worker(QueueWorker):
             return
         event = job.event
         attempt = job.attempt
-        with bound_context(
-            event_id=event.id,
-            event_name=event.event_name,
-            guid=event.guid,
-            request_id=event.request_id,
+        with bound_contextvars(
+            event_id=clip(event.id),
+            event_name=clip(event.event_name),
+            guid=clip(event.guid),
+            request_id=clip(event.request_id),
             message_id=job.message.message_id,
             attempt=attempt,
         ):
@@ -193,7 +239,7 @@ class Worker(QueueWorker):
                 message_id=result.message_id,
                 action=planned.name,
                 queue=queue.name,
-                event_name=event.event_name,
+                event_name=clip(event.event_name),
                 **correlation(event),
             )
         else:
@@ -203,7 +249,7 @@ class Worker(QueueWorker):
                 transient=result.transient,
                 action=planned.name,
                 queue=queue.name,
-                event_name=event.event_name,
+                event_name=clip(event.event_name),
                 **correlation(event),
             )
 
@@ -216,14 +262,14 @@ class Worker(QueueWorker):
         for job in jobs:
             failures = job.failures()
             if job.bad is not None:
-                dead.append((job, job.dead_letter(job.bad.error_type, job.bad.message)))
+                dead.append((job, job.dead_letter(job.bad.error_type, job.bad.message, self.seal)))
             elif any(not result.transient for _, result in failures):
                 planned, result = next((p, r) for p, r in failures if not r.transient)
                 reason = (
                     f"{planned.name}: {planned.queue_name} rejected the payload: "
                     f"{result.error_code} {result.error_message}"
                 )
-                dead.append((job, job.dead_letter("output_rejected", reason)))
+                dead.append((job, job.dead_letter("output_rejected", reason, self.seal)))
             elif failures:
                 if job.attempt >= self.max_attempts:
                     planned, result = failures[0]
@@ -231,7 +277,7 @@ class Worker(QueueWorker):
                         f"gave up after {job.attempt} attempts; "
                         f"last error: {planned.name}: {result.error_code}"
                     )
-                    dead.append((job, job.dead_letter("attempts_exhausted", reason)))
+                    dead.append((job, job.dead_letter("attempts_exhausted", reason, self.seal)))
                 else:
                     retry.append(job)
             else:
@@ -252,52 +298,98 @@ class Worker(QueueWorker):
         return finished, kept
 
     def _dead_letter(self, dead: list[tuple[Job, OutgoingMessage]], retry: list[Job]) -> list[SQSMessage]:
-        """Write dead letters; return the messages that may now be deleted."""
+        """Write dead letters; return the messages that may now be deleted.
+
+        A letter the dead-letter queue refuses for a passing reason is retried with
+        the message; one it refuses for good (the queue is missing, the body is too
+        big for it) keeps the message on the events queue, held for
+        ``DEAD_LETTER_HOLD`` seconds at a time with an ERROR line, so an operator can
+        fix the queue before SQS's redrive moves the message without a reason.
+        """
         if not dead:
             return []
-        letters = []
+        limit = self.dead_letters.max_message_size
+        writable: list[tuple[Job, OutgoingMessage, OutgoingMessage]] = []
+        held: list[tuple[Job, str, str]] = []
         for job, letter in dead:
-            fitted, dropped = fit(letter, self.dead_letters.max_message_size)
+            fitted, dropped = fit(letter, limit)
+            if fitted.size() > limit:
+                held.append((job, "too_big", f"the body alone has more than the {limit} bytes it takes"))
+                continue
             if dropped or fitted.attributes != letter.attributes:
                 log.warning("dead_letter_trimmed", message_id=job.message.message_id, dropped=dropped)
-            letters.append(fitted)
-        results = self.dead_letters.write_messages(letters)
+            writable.append((job, letter, fitted))
+        results = self.dead_letters.write_messages([fitted for _, _, fitted in writable])
         finished = []
-        for (job, letter), result in zip(dead, results, strict=True):
-            fields = {
-                "message_id": job.message.message_id,
-                "event_name": job.event_name,
-                "error_type": letter.attributes["error_type"],
-                "reason": letter.attributes["error_message"],
-                **correlation(job.event),
-            }
+        for (job, letter, _), result in zip(writable, results, strict=True):
+            # The log line has the whole reason, even where the letter had to shed it.
+            fields = self._letter_fields(job, letter)
             if result.ok:
                 self.metrics.settled(job, "dead_lettered", fields["error_type"])  # metrics
                 log.error("event_dead_lettered", dead_letter_id=result.message_id, **fields)
                 finished.append(job.message)
-            else:
-                log.error("dead_letter_failed", error=result.error_code, **fields)
+            elif result.transient:
+                log.error("dead_letter_failed", error=result.error_code, transient=True, **fields)
                 retry.append(job)
+            else:
+                held.append((job, result.error_code, result.error_message))
+        self._hold(held, dead)
         return finished
+
+    def _letter_fields(self, job: Job, letter: OutgoingMessage) -> dict[str, Any]:
+        return {
+            "message_id": job.message.message_id,
+            "event_name": clip(job.event_name),
+            "error_type": letter.attributes["error_type"],
+            "reason": letter.attributes.get("error_message", ""),
+            **correlation(job.event),
+        }
+
+    def _hold(self, held: list[tuple[Job, str, str]], dead: list[tuple[Job, OutgoingMessage]]) -> None:
+        """Keep messages whose letters the dead-letter queue refuses for good, loudly."""
+        if not held:
+            return
+        letters = {id(job): letter for job, letter in dead}
+        for job, error, detail in held:
+            self.metrics.settled(job, "held")  # metrics
+            log.error(
+                "dead_letter_failed",
+                error=error,
+                detail=clip(detail, 500),
+                transient=False,
+                dead_letter_queue=self.dead_letters.queue_name,
+                held_for=DEAD_LETTER_HOLD,
+                **self._letter_fields(job, letters[id(job)]),
+            )
+        messages = [job.message for job, _, _ in held]
+        self.heartbeat.forget(messages)
+        self.events.change_visibility((message, DEAD_LETTER_HOLD) for message in messages)
 
     def _retry(self, jobs: list[Job]) -> list[SQSMessage]:
         """Leave jobs to be retried after a backoff; return the messages replaced by an envelope.
 
         A job some of whose actions succeeded is re-sent as an envelope naming them
-        (standard queues), so the retry runs only the rest. Where no envelope can
-        be used (FIFO queues: an envelope would jump the group's order) or stored,
-        this process remembers what is done (``DoneMemory``) for when it gets the
-        message again.
+        in sealed state (standard queues), so the retry runs only the rest. Where no
+        envelope can be used (FIFO queues: an envelope would jump the group's order;
+        no ``CHOREOGRAPHER_STATE_KEY``; no room among the message's attributes) or
+        stored, this process remembers what is done (``DoneMemory``) for when it gets
+        the message again.
         """
         if not jobs:
             return []
         settings = self.settings
         delays = {id(job): backoff(job.attempt, settings.backoff_base, settings.backoff_max) for job in jobs}
-        partial = [job for job in jobs if job.done() and not self.events.fifo]
         replaced: list[SQSMessage] = []
-        if partial:
-            envelopes = [job.envelope(delays[id(job)]) for job in partial]
-            for job, result in zip(partial, self.events.write_messages(envelopes), strict=True):
+        envelopes: list[tuple[Job, OutgoingMessage]] = []
+        if not self.events.fifo:
+            for job in jobs:
+                envelope = job.envelope(delays[id(job)], self.seal) if job.done() else None
+                if envelope is not None:
+                    envelopes.append((job, envelope))
+        if envelopes:
+            partial = [job for job, _ in envelopes]
+            sent = self.events.write_messages([envelope for _, envelope in envelopes])
+            for job, result in zip(partial, sent, strict=True):
                 if result.ok:
                     replaced.append(job.message)
                 else:
@@ -313,7 +405,7 @@ class Worker(QueueWorker):
             log.warning(
                 "event_retry",
                 message_id=job.message.message_id,
-                event_name=job.event_name,
+                event_name=clip(job.event_name),
                 attempt=job.attempt,
                 retry_in=delays[id(job)],
                 remaining=[p.name for p, _ in job.failures()],

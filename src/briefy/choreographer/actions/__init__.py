@@ -15,7 +15,7 @@ from zope.interface import Attribute, Interface, implementer
 from briefy.choreographer.events.envelope import name_uuid
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import dumps
-from briefy.common.queue.message import OutgoingMessage
+from briefy.common.queue.message import OutgoingMessage, id_text
 
 log = structlog.get_logger(__name__)
 
@@ -81,10 +81,10 @@ class Action:
         payload = {**self.transform(), "output_id": oid, "request_id": event.request_id}
         attributes = {
             "output_id": oid,
-            "event_id": event.id,
-            "event_name": event.event_name,
+            "event_id": id_text(event.id),
+            "event_name": id_text(event.event_name),
             "action": self.name,
-            "request_id": event.request_id,
+            "request_id": id_text(event.request_id),
         }
         return payload, attributes
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
 from zope.component import getSiteManager
 from zope.interface import providedBy
 
@@ -23,7 +24,7 @@ from briefy.choreographer.bootstrap import Application, bootstrap, connect_queue
 from briefy.choreographer.config import Settings
 from briefy.choreographer.delivery import Job
 from briefy.choreographer.events import event_factory, parse_event
-from briefy.choreographer.logging import bound_context, configure_logging
+from briefy.choreographer.logging import configure_logging
 from briefy.choreographer.outbox import Planned, PlanningOutbox
 from briefy.choreographer.subscribers import BaseHandler
 from briefy.choreographer.subscribers import logger as event_logger
@@ -212,7 +213,7 @@ class Stages:
         for job, event, sends in self.logged:
             message = job.event
             assert message is not None
-            with bound_context(
+            with bound_contextvars(
                 event_id=message.id,
                 event_name=message.event_name,
                 guid=message.guid,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -77,6 +78,8 @@ def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) 
         **ENV,
         "AWS_ENDPOINT_URL_SQS": server.url,
         "CHOREOGRAPHER_MODE": "production",
+        # As a deployment sets it (a key made for the run, never kept).
+        "CHOREOGRAPHER_STATE_KEY": secrets.token_urlsafe(32),
         **queues.env(),
         **extra,
     }

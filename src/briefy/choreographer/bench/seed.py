@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
 from zope.event import notify
 
 from briefy.choreographer.bench.loop import stop_on_signals
 from briefy.choreographer.bootstrap import bootstrap
 from briefy.choreographer.config import Settings
 from briefy.choreographer.events import event_factory, parse_event
-from briefy.choreographer.logging import bound_context, configure_logging
+from briefy.choreographer.logging import configure_logging
 from briefy.common.queue import Queue
 
 #: The original worker's pause between polls, in seconds.
@@ -29,7 +30,7 @@ def process(queue: Queue) -> int:
     messages = queue.get_messages(1, wait_time=0)
     for message in messages:
         event = parse_event(message.body, message.message_id)
-        with bound_context(event_id=event.id, event_name=event.event_name, guid=event.guid):
+        with bound_contextvars(event_id=event.id, event_name=event.event_name, guid=event.guid):
             # No outbox given: the event's ImmediateOutbox runs each action, which writes its payload.
             notify(event_factory(event.event_name)(event))
         queue.client.delete_message(QueueUrl=queue.url, ReceiptHandle=message.receipt_handle)

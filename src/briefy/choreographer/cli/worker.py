@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -61,6 +63,7 @@ def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.
         print(f"choreographer worker: error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings)
+    settings = with_state_key(settings)
     if args.processes > 1:
         return supervise(settings, args.processes)
     try:
@@ -89,6 +92,14 @@ def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.
             monitor.stop()
         app.close()
     return 0
+
+
+def with_state_key(settings: Settings) -> Settings:
+    """In development with no ``CHOREOGRAPHER_STATE_KEY``, a key of the process's own (its
+    workers share it), so retry envelopes work while it runs; production never makes one."""
+    if settings.state_keys or settings.production:
+        return settings
+    return replace(settings, state_keys=(secrets.token_urlsafe(32).encode(),))
 
 
 def startup_failed(error: StartupError) -> int:
@@ -132,6 +143,8 @@ def supervise(settings: Settings, processes: int) -> int:
             AWS_ACCESS_KEY_ID="embedded",
             AWS_SECRET_ACCESS_KEY="embedded",
         )
+    if settings.state_keys:  # the workers seal and open each other's retry state
+        env["CHOREOGRAPHER_STATE_KEY"] = ",".join(key.decode() for key in settings.state_keys)
     try:
         # One metrics port per worker: the first on the configured port, the next on the ports above.
         return Supervisor(processes, env, metrics_port=settings.metrics_port).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
@@ -37,8 +38,15 @@ def approximate_count(client: Any, url: str) -> int:
 
 
 def dumps(payload: Any) -> str:
-    """Serialise a payload to the JSON text of a message body."""
-    return orjson.dumps(payload).decode("utf-8")
+    """Serialise a payload to the JSON text of a message body.
+
+    orjson, except for what it cannot write exactly (integers beyond 64 bits): those
+    go through the standard library, so a big number reaches the output unchanged.
+    """
+    try:
+        return orjson.dumps(payload).decode("utf-8")
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 @implementer(IQueue)

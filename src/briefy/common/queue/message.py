@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+#: SQS takes at most 10 message attributes per message.
+MAX_ATTRIBUTES = 10
+#: Longest id the worker writes in an attribute, in characters (a UUID has 36).
+MAX_ID = 256
+#: Characters outside what SQS accepts in a body or attribute value (XML 1.0 characters).
+_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def sqs_text(value: str) -> str:
+    """``value`` with the characters SQS refuses in attribute values replaced by U+FFFD."""
+    return _REFUSED.sub("\ufffd", value) if _REFUSED.search(value) else value
+
+
+def id_text(value: str, limit: int = MAX_ID) -> str:
+    """An id cut to ``limit`` characters for an attribute (the full value stays in the
+    body, or in the log line; ``OutgoingMessage`` replaces the characters SQS refuses)."""
+    return value if len(value) <= limit else value[: limit - 1] + "\u2026"
+
+
+def number(text: str | None, default: int) -> int:
+    """An attribute SQS sets that should be a whole number, or ``default`` if it is not."""
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
 
 
 @dataclass(slots=True, eq=False)
@@ -42,7 +69,7 @@ class SQSMessage:
     @property
     def receive_count(self) -> int:
         """How many times SQS has delivered this message (1 on the first delivery)."""
-        return int(self.attributes.get("ApproximateReceiveCount", "1"))
+        return max(1, number(self.attributes.get("ApproximateReceiveCount"), 1))
 
     @property
     def group_id(self) -> str | None:
@@ -59,6 +86,10 @@ class OutgoingMessage:
     dedup_id: str | None = None
     group_id: str | None = None
     delay: int = 0
+
+    def __post_init__(self) -> None:
+        # The one place attribute values are made fit for SQS: every write goes through here.
+        self.attributes = {name: sqs_text(value) for name, value in self.attributes.items()}
 
     def size(self) -> int:
         """Bytes SQS counts against its size limits: body plus attributes."""
