@@ -135,7 +135,8 @@ def render_letter(letter: DeadLetter) -> list[str]:
     if info["event_id"]:
         lines.append(f"      event id {info['event_id']}")
     if info["done"]:
-        lines.append(f"      done     {', '.join(info['done'])} (a redrive skips these where the state key opens the seal)")
+        done = ", ".join(info["done"])
+        lines.append(f"      done     {done} (a redrive skips these where the state key opens the seal)")
     body = " ".join(letter.message.body.split())
     if len(body) > BODY_PREVIEW:
         body = body[: BODY_PREVIEW - 3] + "..."
