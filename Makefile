@@ -22,7 +22,7 @@ test: $(STAMP)
 
 ## bench: the throughput benchmark, and redaction on hostile megabyte inputs
 bench: $(STAMP)
-	$(BIN)/choreographer bench
+	$(BIN)/python -m benchmarks
 	$(BIN)/python benchmarks/redaction.py --check
 
 lint: $(STAMP)

@@ -75,7 +75,9 @@ def run() -> dict[str, object]:
         for name, make in shapes().items():
             texts = {size: make(size) for size in SIZES}
             text_times = {size: timed(lambda t=text: redactor.text(t)) for size, text in texts.items()}
-            line_times = {size: timed(lambda t=text: log.info("seen", guid=t), 1) for size, text in texts.items()}
+            line_times = {
+                size: timed(lambda t=text: log.info("seen", guid=t), 1) for size, text in texts.items()
+            }
             rows.append(
                 {
                     "shape": name,
@@ -110,7 +112,9 @@ def render(result: dict[str, object]) -> str:
     ]
     for row in result["rows"]:  # type: ignore[attr-defined]
         text, line = row["text_seconds"], row["line_seconds"]
-        cells = "".join(f"{1000 * text[str(size)]:>{w}.1f}" for size, w in zip(SIZES, (11, 12, 10), strict=True))
+        cells = "".join(
+            f"{1000 * text[str(size)]:>{w}.1f}" for size, w in zip(SIZES, (11, 12, 10), strict=True)
+        )
         verdict = "PASS" if passed(row) else "FAIL"
         lines.append(
             f"  {row['shape']:<22}{cells}{1000 * line[str(SIZES[-1])]:>15.1f}{row['growth']:>8.1f}  {verdict}"

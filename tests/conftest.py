@@ -12,9 +12,9 @@ import zope.component.testing
 from botocore.config import Config
 from moto import mock_aws
 
+from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
 from briefy.choreographer.config import Settings
-from briefy.choreographer.provision import create_queues
 from tests.support import TEST_STATE_KEY, MotoServer, Queues
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 import boto3
 
-from briefy.choreographer.bench import reference
-from briefy.choreographer.state import Seal
+from briefy.choreographer.pipeline.state import Seal
 from briefy.common.queue import approximate_count
+from tests import reference
 
 # The reference data the benchmark streams too: one copy, shipped with the package.
 LEAD_DATA = reference.LEAD

@@ -8,14 +8,15 @@ from typing import Any
 import orjson
 import pytest
 
-from briefy.choreographer.bench import ceiling, inprocess, reference
-from briefy.choreographer.bench.cpu import cpu_seconds
-from briefy.choreographer.bench.options import Options
-from briefy.choreographer.bench.process import LoopResult
-from briefy.choreographer.bench.report import render, targets
-from briefy.choreographer.bench.run import Report, machine
-from briefy.choreographer.bench.stream import Tally, wrong_output
+from benchmarks import ceiling, inprocess
+from benchmarks.cpu import cpu_seconds
+from benchmarks.options import Options
+from benchmarks.process import LoopResult
+from benchmarks.report import render, targets
+from benchmarks.run import Report, machine
+from benchmarks.stream import Tally, wrong_output
 from briefy.choreographer.cli.dryrun import report as dry_run
+from tests import reference
 
 
 def planned_output(registry: Any, message: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def test_a_handled_redelivery_is_counted_not_a_problem() -> None:
     """A redelivered_in_progress warning is counted as handled; any other warning stays a problem."""
     from io import BytesIO
 
-    from briefy.choreographer.bench.process import problems, redeliveries
+    from benchmarks.process import problems, redeliveries
 
     output = BytesIO(
         b'{"event":"redelivered_in_progress","count":2,"level":"warning"}\n'

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from briefy.choreographer.bench.inprocess import STAGES
+from benchmarks.inprocess import STAGES
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ ARGS = ["--events", "60", "--rounds", "1", "--warmup", "5", "--seed-events", "1"
 
 def test_bench_produces_every_figure_from_correct_outputs() -> None:
     """One tiny run prints all four figures and the targets; every output was checked correct."""
-    command = [sys.executable, "-m", "briefy.choreographer.cli", "bench", *ARGS, "--json"]
+    command = [sys.executable, "-m", "benchmarks", *ARGS, "--json"]
     run = subprocess.run(command, capture_output=True, timeout=240, check=False)
     assert run.returncode == 0, run.stderr.decode()[-3000:]
     report = json.loads(run.stdout)

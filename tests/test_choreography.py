@@ -10,12 +10,12 @@ import pytest
 from zope.event import notify
 
 from briefy.choreographer.actions import output_id
-from briefy.choreographer.choreography import choreography
+from briefy.choreographer.admin.introspect import choreography
 from briefy.choreographer.errors import ActionError
 from briefy.choreographer.events import InternalEvent, event_factory, parse_event
 from briefy.choreographer.events.lead import LeadCreated
 from briefy.choreographer.events.mail import MailSent
-from briefy.choreographer.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from tests.support import LEAD_DATA, MAIL_DATA, event
 
 

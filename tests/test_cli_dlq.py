@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 
+from briefy.choreographer.admin.deadletters import DeadLetter, Filter, Redrive, RedriveReport, peek
 from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.cli.dlq import groups
-from briefy.choreographer.deadletters import DeadLetter, Filter, Redrive, RedriveReport, peek
-from briefy.choreographer.delivery import Job
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
-from briefy.choreographer.state import SEAL, STATE, RetryState
+from briefy.choreographer.pipeline.deadletter import letter
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.state import SEAL, STATE, RetryState
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
 from tests.faults import Faults, to_queue
 from tests.support import LEAD_DATA, MAIL_DATA, TEST_SEAL, event
@@ -33,7 +34,7 @@ def dead_letter(
         job.bad = BadInput(error_type, "the reason", job.event.event_name)
     except BadInput as error:
         job.bad = error
-    return job.dead_letter(job.bad.error_type, job.bad.message, TEST_SEAL)
+    return letter(job, job.bad.error_type, job.bad.message, TEST_SEAL)
 
 
 def fill(app: Application, *letters: OutgoingMessage) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from briefy.choreographer.admin.provision import REDRIVE_MARGIN, provision
 from briefy.choreographer.cli.queues import survey
 from briefy.choreographer.config import Settings
-from briefy.choreographer.provision import REDRIVE_MARGIN, provision
 
 
 def attributes(sqs: Any, url: str) -> dict[str, str]:

@@ -25,12 +25,15 @@ from botocore.exceptions import (
 from moto import mock_aws
 from structlog.testing import capture_logs
 
+from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
-from briefy.choreographer.memory import DoneMemory
-from briefy.choreographer.provision import create_queues
-from briefy.choreographer.state import STATE, RetryState
+from briefy.choreographer.pipeline.deadletter import fit, letter
+from briefy.choreographer.pipeline.fifo import rounds
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.memory import DoneMemory
+from briefy.choreographer.pipeline.retry import attempt_limit, backoff
+from briefy.choreographer.pipeline.state import STATE, RetryState
 from briefy.choreographer.worker import Worker
 from briefy.common.errors import is_transient
 from briefy.common.queue.message import SQSMessage, sqs_text
@@ -162,19 +165,19 @@ def test_rounds_keep_group_order() -> None:
 def test_fit_keeps_the_body_and_sheds_attributes() -> None:
     """A dead letter too big for its queue keeps its body whole and gives up attribute bytes."""
     body = "x" * 1000
-    letter = Job(SQSMessage("m", "r", body)).dead_letter("invalid_json", "e" * 900, TEST_SEAL)
-    fitted, dropped = fit(letter, 1100)
+    written = letter(Job(SQSMessage("m", "r", body)), "invalid_json", "e" * 900, TEST_SEAL)
+    fitted, dropped = fit(written, 1100)
     assert fitted.body == body
     assert fitted.size() <= 1100
     assert fitted.attributes["error_type"] == "invalid_json"
     assert dropped and "error_type" not in dropped
-    assert fit(letter, 10_000) == (letter, [])
+    assert fit(written, 10_000) == (written, [])
 
 
 def test_attribute_values_lose_characters_sqs_refuses() -> None:
     """Text from a body that SQS would refuse in an attribute value is replaced, not sent."""
-    letter = Job(SQSMessage("m", "r", "{}")).dead_letter("wrong_type", "bad \x00 \ufffe value", TEST_SEAL)
-    assert letter.attributes["error_message"] == "bad \ufffd \ufffd value"
+    written = letter(Job(SQSMessage("m", "r", "{}")), "wrong_type", "bad \x00 \ufffe value", TEST_SEAL)
+    assert written.attributes["error_message"] == "bad \ufffd \ufffd value"
     assert sqs_text("ok\tline\nlé 💡") == "ok\tline\nlé 💡"
 
 

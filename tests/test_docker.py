@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from briefy.choreographer.metrics import Metrics
-from briefy.choreographer.monitor import MonitorServer
+from briefy.choreographer.ops.metrics import Metrics
+from briefy.choreographer.ops.monitor import MonitorServer
 from tests.test_metrics_health import FakeWorker, health
 
 ROOT = Path(__file__).parent.parent

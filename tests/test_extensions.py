@@ -15,11 +15,11 @@ import zope.component.testing
 from zope.component import getUtility, queryUtility
 from zope.event import notify
 
+from briefy.choreographer.admin.introspect import choreography
 from briefy.choreographer.bootstrap import StartupError, extensions, load_zcml, reset_zcml
-from briefy.choreographer.choreography import choreography
 from briefy.choreographer.config import Settings
 from briefy.choreographer.events import IInternalEvent, event_factory, parse_event
-from briefy.choreographer.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.common.interfaces import IQueue
 from tests.packages import SLACK, install_extension, install_project
 from tests.support import LEAD_DATA, event

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
 from briefy.choreographer.logging import serialize
+from briefy.choreographer.pipeline.state import SEAL, STATE, RetryState, Seal
 from briefy.choreographer.redaction import EMAIL, REDACTED, Redactor
-from briefy.choreographer.state import SEAL, STATE, RetryState, Seal
 from briefy.common.queue.message import OutgoingMessage
 
 BUDGET = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,9 +14,9 @@ from zope.interface import implementedBy
 from briefy.choreographer.actions import Action, output_id
 from briefy.choreographer.data.lead import LeadDTO
 from briefy.choreographer.events import event_factory, parse_event
-from briefy.choreographer.events.envelope import NAMESPACE
 from briefy.choreographer.events.lead import ILeadCreated
-from briefy.choreographer.outbox import PlanningOutbox
+from briefy.choreographer.events.message import NAMESPACE
+from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.subscribers.lead import handler as lead_handler
 from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import OutgoingMessage
@@ -99,7 +99,7 @@ def test_info_logging_is_a_line_per_event_and_per_action(app: Any) -> None:
 
 def test_a_derived_event_id_is_the_uuid5_of_the_message_id() -> None:
     """An event without an id gets exactly str(uuid5(NAMESPACE, sqs_message_id)), kept when carried again."""
-    from briefy.choreographer.events.envelope import derived_id
+    from briefy.choreographer.events.message import derived_id
 
     message_id = str(uuid.uuid4())
     first = derived_id(message_id, "{}")

@@ -17,7 +17,7 @@ from briefy.choreographer.data.mail import MailDTO
 from briefy.choreographer.events import IInternalEvent, InternalEvent, parse_event
 from briefy.choreographer.events.lead import ILeadCreated, ILeadEvent, LeadCreated
 from briefy.choreographer.events.mail import IMailEvent, IMailSent, MailSent
-from briefy.choreographer.outbox import ImmediateOutbox, IOutbox, PlanningOutbox
+from briefy.choreographer.pipeline.outbox import ImmediateOutbox, IOutbox, PlanningOutbox
 from briefy.choreographer.queues.mail import MailQueue
 from briefy.choreographer.queues.notification import NotificationQueue
 from briefy.common.interfaces import IEvent, IQueue

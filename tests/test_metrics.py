@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.config import Settings
-from briefy.choreographer.metrics import NO_NAME, UNREGISTERED, Metrics
+from briefy.choreographer.ops.metrics import NO_NAME, UNREGISTERED, Metrics
 from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import SQSMessage
 from tests.faults import Faults, to_queue

@@ -16,9 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from briefy.choreographer.bootstrap import StartupError
 from briefy.choreographer.config import Settings
-from briefy.choreographer.health import Health, stale_after
-from briefy.choreographer.metrics import Metrics
-from briefy.choreographer.monitor import CONNECTION_LIMIT, MonitorServer
+from briefy.choreographer.ops.health import Health, stale_after
+from briefy.choreographer.ops.metrics import Metrics
+from briefy.choreographer.ops.monitor import CONNECTION_LIMIT, MonitorServer
 from tests.support import http_get
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from briefy.choreographer import state as state_module
 from briefy.choreographer.config import MIN_KEY_LENGTH, Settings, SettingsError
-from briefy.choreographer.state import SEAL, STATE, RetryState, Seal
+from briefy.choreographer.pipeline import state as state_module
+from briefy.choreographer.pipeline.state import SEAL, STATE, RetryState, Seal
 
 OLD, NEW = b"o" * 32, b"n" * 32
 BODY = '{"event_name": "lead.created"}'

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from briefy.choreographer.supervisor import Supervisor
+from briefy.choreographer.ops.supervisor import Supervisor
 
 #: A stand-in worker that records the metrics port it was given, then exits.
 RECORD_PORT = (

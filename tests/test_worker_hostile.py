@@ -90,7 +90,7 @@ def test_a_forged_event_id_does_not_choose_the_output_ids(harness: Harness) -> N
 
 def test_sealed_state_is_trusted(harness: Harness) -> None:
     """The worker's own sealed state still skips what is done (a genuine retry)."""
-    from briefy.choreographer.state import RetryState
+    from briefy.choreographer.pipeline.state import RetryState
 
     body = json.dumps(event("lead.created", LEAD_DATA))
     sealed = TEST_SEAL.attributes(RetryState(("lead.created.mail",), 1, ""), body)

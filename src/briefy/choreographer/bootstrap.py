@@ -21,8 +21,8 @@ from zope.configuration import xmlconfig
 from zope.configuration.exceptions import ConfigurationError
 
 from briefy.choreographer.actions import IAction
+from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.config import Settings, queue_setting
-from briefy.choreographer.provision import create_queues
 from briefy.common.embedded import EmbeddedSQS, EmbeddedUnavailable
 from briefy.common.errors import QueueNotFound, error_code, is_transient
 from briefy.common.interfaces import IQueue

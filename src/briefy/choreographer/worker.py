@@ -19,14 +19,17 @@ from zope.component import getUtility
 from zope.event import notify
 
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import Job, attempt_limit, backoff, fit, rounds
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import event_factory, parse_event
 from briefy.choreographer.logging import clip, correlation
-from briefy.choreographer.memory import DoneMemory
-from briefy.choreographer.metrics import Metrics
-from briefy.choreographer.outbox import Planned, PlanningOutbox
-from briefy.choreographer.state import Seal
+from briefy.choreographer.ops.metrics import Metrics
+from briefy.choreographer.pipeline.deadletter import fit, letter
+from briefy.choreographer.pipeline.fifo import rounds
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.memory import DoneMemory
+from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
+from briefy.choreographer.pipeline.retry import attempt_limit, backoff, envelope
+from briefy.choreographer.pipeline.state import Seal
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
 from briefy.common.queue.event import EventQueue
@@ -262,14 +265,14 @@ class Worker(QueueWorker):
         for job in jobs:
             failures = job.failures()
             if job.bad is not None:
-                dead.append((job, job.dead_letter(job.bad.error_type, job.bad.message, self.seal)))
+                dead.append((job, letter(job, job.bad.error_type, job.bad.message, self.seal)))
             elif any(not result.transient for _, result in failures):
                 planned, result = next((p, r) for p, r in failures if not r.transient)
                 reason = (
                     f"{planned.name}: {planned.queue_name} rejected the payload: "
                     f"{result.error_code} {result.error_message}"
                 )
-                dead.append((job, job.dead_letter("output_rejected", reason, self.seal)))
+                dead.append((job, letter(job, "output_rejected", reason, self.seal)))
             elif failures:
                 if job.attempt >= self.max_attempts:
                     planned, result = failures[0]
@@ -277,7 +280,7 @@ class Worker(QueueWorker):
                         f"gave up after {job.attempt} attempts; "
                         f"last error: {planned.name}: {result.error_code}"
                     )
-                    dead.append((job, job.dead_letter("attempts_exhausted", reason, self.seal)))
+                    dead.append((job, letter(job, "attempts_exhausted", reason, self.seal)))
                 else:
                     retry.append(job)
             else:
@@ -311,19 +314,19 @@ class Worker(QueueWorker):
         limit = self.dead_letters.max_message_size
         writable: list[tuple[Job, OutgoingMessage, OutgoingMessage]] = []
         held: list[tuple[Job, str, str]] = []
-        for job, letter in dead:
-            fitted, dropped = fit(letter, limit)
+        for job, written in dead:
+            fitted, dropped = fit(written, limit)
             if fitted.size() > limit:
                 held.append((job, "too_big", f"the body alone has more than the {limit} bytes it takes"))
                 continue
-            if dropped or fitted.attributes != letter.attributes:
+            if dropped or fitted.attributes != written.attributes:
                 log.warning("dead_letter_trimmed", message_id=job.message.message_id, dropped=dropped)
-            writable.append((job, letter, fitted))
+            writable.append((job, written, fitted))
         results = self.dead_letters.write_messages([fitted for _, _, fitted in writable])
         finished = []
-        for (job, letter, _), result in zip(writable, results, strict=True):
+        for (job, written, _), result in zip(writable, results, strict=True):
             # The log line has the whole reason, even where the letter had to shed it.
-            fields = self._letter_fields(job, letter)
+            fields = self._letter_fields(job, written)
             if result.ok:
                 self.metrics.settled(job, "dead_lettered", fields["error_type"])  # metrics
                 log.error("event_dead_lettered", dead_letter_id=result.message_id, **fields)
@@ -383,12 +386,12 @@ class Worker(QueueWorker):
         envelopes: list[tuple[Job, OutgoingMessage]] = []
         if not self.events.fifo:
             for job in jobs:
-                envelope = job.envelope(delays[id(job)], self.seal) if job.done() else None
-                if envelope is not None:
-                    envelopes.append((job, envelope))
+                message = envelope(job, delays[id(job)], self.seal) if job.done() else None
+                if message is not None:
+                    envelopes.append((job, message))
         if envelopes:
             partial = [job for job, _ in envelopes]
-            sent = self.events.write_messages([envelope for _, envelope in envelopes])
+            sent = self.events.write_messages([message for _, message in envelopes])
             for job, result in zip(partial, sent, strict=True):
                 if result.ok:
                     replaced.append(job.message)

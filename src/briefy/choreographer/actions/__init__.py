@@ -12,7 +12,7 @@ import structlog
 from zope.component import getUtility
 from zope.interface import Attribute, Interface, implementer
 
-from briefy.choreographer.events.envelope import name_uuid
+from briefy.choreographer.events.message import name_uuid
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import dumps
 from briefy.common.queue.message import OutgoingMessage, id_text

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from briefy.choreographer.cli import bench, dlq, dryrun, events, graph, queues, send, worker
+from briefy.choreographer.cli import dlq, dryrun, events, graph, queues, send, worker
 
-MODULES = [worker, send, dryrun, events, graph, queues, dlq, bench]
+MODULES = [worker, send, dryrun, events, graph, queues, dlq]
 
 
 def register(subparsers: Any) -> None:

@@ -14,16 +14,16 @@ from typing import Any
 import orjson
 from tqdm import tqdm
 
-from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
-from briefy.choreographer.cli.sqs import client_for, events_and_dead_letters, talking_to
-from briefy.choreographer.cli.table import table
-from briefy.choreographer.deadletters import (
+from briefy.choreographer.admin.deadletters import (
     DeadLetter,
     Filter,
     Redrive,
     RedriveReport,
     peek,
 )
+from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
+from briefy.choreographer.cli.sqs import client_for, events_and_dead_letters, talking_to
+from briefy.choreographer.cli.table import table
 from briefy.common.queue import approximate_count
 
 INTERRUPTED = 130

@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 from zope.event import notify
 
-from briefy.choreographer.choreography import HandlerInfo, condition, handler_name, subscribers_of
+from briefy.choreographer.admin.introspect import HandlerInfo, condition, handler_name, subscribers_of
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import InternalEvent, event_factory, parse_event
-from briefy.choreographer.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.outbox import PlanningOutbox
 
 INDENT = "     "
 NO_ID = "(none: the worker derives one from the SQS message id; output_id below is only an example)"

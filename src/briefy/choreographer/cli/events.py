@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from briefy.choreographer.choreography import choreography, event_factories
+from briefy.choreographer.admin.introspect import choreography, event_factories
 from briefy.choreographer.cli.common import OK, guarded, load, settings_for_tool
 
 

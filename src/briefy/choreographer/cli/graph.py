@@ -11,10 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from briefy.choreographer.choreography import ANY_OTHER_EVENT, queues, routes
+from briefy.choreographer.admin.introspect import ANY_OTHER_EVENT, queues, routes
+from briefy.choreographer.admin.provision import dead_letter_name
 from briefy.choreographer.cli.common import OK, guarded, load, settings_for_tool
 from briefy.choreographer.config import Settings
-from briefy.choreographer.provision import dead_letter_name
 
 EVENTS_QUEUE = "events.queue"
 

@@ -8,11 +8,7 @@ from typing import Any
 import orjson
 from zope.component import getUtilitiesFor
 
-from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
-from briefy.choreographer.cli.sqs import client_for, talking_to
-from briefy.choreographer.cli.table import table
-from briefy.choreographer.config import Settings
-from briefy.choreographer.provision import (
+from briefy.choreographer.admin.provision import (
     DEAD_LETTERS,
     EVENTS,
     dead_letter_name,
@@ -20,6 +16,10 @@ from briefy.choreographer.provision import (
     provision,
     redrive_target,
 )
+from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
+from briefy.choreographer.cli.sqs import client_for, talking_to
+from briefy.choreographer.cli.table import table
+from briefy.choreographer.config import Settings
 from briefy.common.interfaces import IQueue
 
 #: The SQS attributes ``status`` reads, and what it calls them.

@@ -17,7 +17,7 @@ import structlog
 from briefy.choreographer.bootstrap import Application, StartupError, bootstrap
 from briefy.choreographer.config import Settings, SettingsError
 from briefy.choreographer.logging import configure_logging
-from briefy.choreographer.supervisor import Supervisor, watch_parent
+from briefy.choreographer.ops.supervisor import Supervisor, watch_parent
 
 log = structlog.get_logger("briefy.choreographer.worker")
 
@@ -70,7 +70,7 @@ def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.
         app = bootstrap(settings)
     except StartupError as error:
         return startup_failed(error)
-    from briefy.choreographer.monitor import start_monitor
+    from briefy.choreographer.ops.monitor import start_monitor
     from briefy.choreographer.worker import Worker
 
     worker = Worker(app.events, settings, app.dead_letters)  # type: ignore[arg-type]

@@ -15,8 +15,8 @@ from typing import Any
 from zope.component import queryUtility
 from zope.interface import Attribute, implementer
 
-from briefy.choreographer.events.envelope import EventMessage, parse_event
-from briefy.choreographer.outbox import ImmediateOutbox, IOutbox
+from briefy.choreographer.events.message import EventMessage, parse_event
+from briefy.choreographer.pipeline.outbox import ImmediateOutbox, IOutbox
 from briefy.common.interfaces import IEvent
 
 __all__ = ["EventMessage", "IInternalEvent", "InternalEvent", "event_factory", "parse_event"]

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from briefy.choreographer.bench.inprocess import STAGES
-from briefy.choreographer.bench.process import LoopResult
-from briefy.choreographer.bench.run import Report
+from benchmarks.inprocess import STAGES
+from benchmarks.process import LoopResult
+from benchmarks.run import Report
 
 
 @dataclass(frozen=True)

@@ -18,19 +18,19 @@ from structlog.contextvars import bound_contextvars
 from zope.component import getSiteManager
 from zope.interface import providedBy
 
-from briefy.choreographer.bench import reference
-from briefy.choreographer.bench.memory import MemoryClient
+from benchmarks.memory import MemoryClient
 from briefy.choreographer.bootstrap import Application, bootstrap, connect_queues
 from briefy.choreographer.config import Settings
-from briefy.choreographer.delivery import Job
 from briefy.choreographer.events import event_factory, parse_event
 from briefy.choreographer.logging import configure_logging
-from briefy.choreographer.outbox import Planned, PlanningOutbox
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
 from briefy.choreographer.subscribers import BaseHandler
 from briefy.choreographer.subscribers import logger as event_logger
 from briefy.choreographer.worker import Worker
 from briefy.common.queue import dumps
 from briefy.common.queue.message import OutgoingMessage, SendResult, SQSMessage
+from tests import reference
 
 #: The stages of the breakdown, in pipeline order, with what each covers.
 STAGES = {

@@ -16,25 +16,16 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from briefy.choreographer.state import STATE, RetryState
+from briefy.choreographer.pipeline import deadletter
+from briefy.choreographer.pipeline.state import STATE, RetryState
 from briefy.common.errors import error_code
 from briefy.common.queue import Queue
 from briefy.common.queue.message import OutgoingMessage, SQSMessage
 
-#: The reason attributes ``Job.dead_letter`` writes.
-REASONS = (
-    "error_type",
-    "error_message",
-    "event_name",
-    "receive_count",
-    "worker",
-    "failed_at",
-    "source_message_id",
-)
 #: What a redriven message sheds: the reasons. The sealed retry state stays (it names the
 #: actions done and the event id, never attempts: a redrive starts them afresh), so the
 #: event keeps its id and skips the actions already done.
-DROPPED = frozenset(REASONS)
+DROPPED = frozenset(deadletter.REASONS)
 #: The error type of a letter with no reason: SQS's own redrive policy moved it there.
 MOVED_BY_SQS = "moved_by_sqs"
 
@@ -50,12 +41,12 @@ class DeadLetter:
 
     @property
     def error_type(self) -> str:
-        return self.reason("error_type") or MOVED_BY_SQS
+        return self.reason(deadletter.ERROR_TYPE) or MOVED_BY_SQS
 
     @property
     def event_name(self) -> str:
         """The attribute, else the body's ``event_name`` (when the body says)."""
-        if named := self.reason("event_name"):
+        if named := self.reason(deadletter.EVENT_NAME):
             return named
         try:
             body = orjson.loads(self.message.body)
@@ -87,12 +78,12 @@ class DeadLetter:
         return {
             "message_id": self.message.message_id,
             "error_type": self.error_type,
-            "error_message": self.reason("error_message"),
+            "error_message": self.reason(deadletter.ERROR_MESSAGE),
             "event_name": self.event_name,
-            "receive_count": self.reason("receive_count"),
-            "worker": self.reason("worker"),
-            "failed_at": self.reason("failed_at"),
-            "source_message_id": self.reason("source_message_id"),
+            "receive_count": self.reason(deadletter.RECEIVE_COUNT),
+            "worker": self.reason(deadletter.WORKER),
+            "failed_at": self.reason(deadletter.FAILED_AT),
+            "source_message_id": self.reason(deadletter.SOURCE_MESSAGE_ID),
             "event_id": self.state.event_id,
             "done": self.done,
             "body": self.message.body,
@@ -271,7 +262,7 @@ class Redrive:
 
     def before_run(self, letter: DeadLetter) -> bool:
         """Whether the letter was in the DLQ before the run (not one of ours come back)."""
-        return letter.sent_at <= self.started and letter.reason("source_message_id") not in self.sent
+        return letter.sent_at <= self.started and letter.reason(deadletter.SOURCE_MESSAGE_ID) not in self.sent
 
     def _done(self, report: RedriveReport) -> bool:
         limit_reached = self.limit is not None and len(report.moved) >= self.limit

@@ -17,21 +17,22 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
 
-from briefy.choreographer.bench import reference
-from briefy.choreographer.bench.cpu import cpu_seconds
-from briefy.choreographer.bench.queues import QueueSet
-from briefy.choreographer.bench.server import ENV, MotoServer
-from briefy.choreographer.bench.stream import Stream, Tally
+from benchmarks.cpu import cpu_seconds
+from benchmarks.queues import QueueSet
+from benchmarks.server import ENV, MotoServer
+from benchmarks.stream import Stream, Tally
+from tests import reference
 
 #: The loops, as commands.
 COMMANDS = {
     "worker": [sys.executable, "-m", "briefy.choreographer.worker"],
-    "seed": [sys.executable, "-m", "briefy.choreographer.bench.seed"],
-    "ceiling": [sys.executable, "-m", "briefy.choreographer.bench.ceiling"],
+    "seed": [sys.executable, "-m", "benchmarks.seed"],
+    "ceiling": [sys.executable, "-m", "benchmarks.ceiling"],
 }
 #: An event no handler knows: it wakes long polls at shut-down and is merely logged.
 NUDGE = "bench.nudge"
@@ -70,6 +71,9 @@ class LoopResult:
         return 1000 * self.cpu_seconds / self.events
 
 
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) -> dict[str, str]:
     """The process's environment: default settings (production mode) on the run's queues."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CHOREOGRAPHER_", "AWS_"))}
@@ -80,6 +84,8 @@ def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) 
         "CHOREOGRAPHER_MODE": "production",
         # As a deployment sets it (a key made for the run, never kept).
         "CHOREOGRAPHER_STATE_KEY": secrets.token_urlsafe(32),
+        # The loops of this folder run as ``python -m benchmarks.<loop>`` from the checkout.
+        "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH", "")])),
         **queues.env(),
         **extra,
     }

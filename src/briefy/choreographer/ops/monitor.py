@@ -19,8 +19,8 @@ from botocore.config import Config
 from prometheus_client import make_wsgi_app
 
 from briefy.choreographer.bootstrap import StartupError, make_client
-from briefy.choreographer.health import Check, Health
-from briefy.choreographer.metrics import Metrics
+from briefy.choreographer.ops.health import Check, Health
+from briefy.choreographer.ops.metrics import Metrics
 
 if TYPE_CHECKING:
     from briefy.choreographer.bootstrap import Application

@@ -1,6 +1,6 @@
 """The transport ceiling: a plain batched boto3 loop doing the worker's queue work.
 
-``python -m briefy.choreographer.bench.ceiling`` (settings from the environment,
+``python -m benchmarks.ceiling`` (settings from the environment,
 like the worker): ``CHOREOGRAPHER_CONCURRENCY`` threads, each receiving up to 10
 events with the worker's long poll and attributes, sending one output per event
 with SendMessageBatch grouped by queue (the body and attributes the worker would
@@ -16,11 +16,11 @@ from typing import Any
 
 import orjson
 
+from benchmarks.loop import queue_url, stop_on_signals
 from briefy.choreographer.actions import output_id
-from briefy.choreographer.bench import reference
-from briefy.choreographer.bench.loop import queue_url, stop_on_signals
 from briefy.choreographer.bootstrap import make_client
 from briefy.choreographer.config import Settings
+from tests import reference
 
 #: What the worker asks for with each receive (``briefy.common.queue.Queue.get_messages``).
 SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"]

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from briefy.choreographer.bench.cpu import cpu_seconds
+from benchmarks.cpu import cpu_seconds
 
 #: Credentials and region for moto's server (it accepts any).
 ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 
-log = structlog.get_logger("briefy.choreographer.supervisor")
+log = structlog.get_logger("briefy.choreographer.ops.supervisor")
 
 #: The environment variable that tells a child which process supervises it.
 PARENT = "CHOREOGRAPHER_SUPERVISOR_PID"

@@ -21,7 +21,7 @@ from zope.component import queryUtility
 from briefy.choreographer.events import IInternalEvent
 
 if TYPE_CHECKING:
-    from briefy.choreographer.delivery import Job
+    from briefy.choreographer.pipeline.job import Job
     from briefy.common.queue.message import SQSMessage
     from briefy.common.worker import QueueWorker
 

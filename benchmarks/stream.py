@@ -16,9 +16,9 @@ from typing import Any
 
 import orjson
 
+from benchmarks.queues import QueueSet
 from briefy.choreographer.actions import output_id
-from briefy.choreographer.bench import reference
-from briefy.choreographer.bench.queues import QueueSet
+from tests import reference
 
 #: Outputs each drainer takes per call, and how long it long-polls for them.
 DRAIN_BATCH = 10

@@ -1,6 +1,6 @@
 """The seed's original behaviour, for comparison: one event per receive, then a 0.5 s nap.
 
-``python -m briefy.choreographer.bench.seed`` (settings from the environment,
+``python -m benchmarks.seed`` (settings from the environment,
 like the worker) bootstraps the same choreography as the worker and runs the
 original loop on it: receive one message (short poll), fire its event, let
 each action write its own payload with SendMessage, delete the message, sleep
@@ -14,7 +14,7 @@ from typing import Any
 from structlog.contextvars import bound_contextvars
 from zope.event import notify
 
-from briefy.choreographer.bench.loop import stop_on_signals
+from benchmarks.loop import stop_on_signals
 from briefy.choreographer.bootstrap import bootstrap
 from briefy.choreographer.config import Settings
 from briefy.choreographer.events import event_factory, parse_event

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from briefy.choreographer.bench import inprocess
-from briefy.choreographer.bench.options import Options
-from briefy.choreographer.bench.process import LoopResult, measure
-from briefy.choreographer.bench.server import MotoServer
+from benchmarks import inprocess
+from benchmarks.options import Options
+from benchmarks.process import LoopResult, measure
+from benchmarks.server import MotoServer
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Administration: creating the queues, the dead-letter tools, and introspection of the choreography."""

@@ -1,0 +1,1 @@
+"""Operations: metrics, health checks, their HTTP endpoint, several worker processes."""

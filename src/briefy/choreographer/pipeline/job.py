@@ -1,0 +1,64 @@
+"""The job: one received message on its way through plan, deliver and settle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from briefy.choreographer.errors import BadInput
+from briefy.choreographer.events.message import EventMessage
+from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
+from briefy.choreographer.pipeline.state import NO_STATE, RetryState
+from briefy.common.queue.message import SendResult, SQSMessage
+
+
+@dataclass(slots=True, eq=False)
+class Job:
+    """A received message, what was planned and sent for it, and what earlier attempts did."""
+
+    message: SQSMessage
+    #: What earlier attempts left: trusted only when sealed (see ``pipeline.state``).
+    state: RetryState = NO_STATE
+    event: EventMessage | None = None
+    outbox: PlanningOutbox | None = None
+    bad: BadInput | None = None
+    results: list[tuple[Planned, SendResult]] = field(default_factory=list)
+    #: Actions this process remembers sending for the message on an earlier attempt.
+    recalled: tuple[str, ...] = ()
+
+    @property
+    def done_before(self) -> list[str]:
+        """Actions that succeeded on earlier attempts (named by sealed state, or
+        remembered by this process)."""
+        if not self.state.done and not self.recalled:
+            return []
+        return list(dict.fromkeys([*self.state.done, *self.recalled]))
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, counting the attempts of earlier envelopes."""
+        return self.state.attempts + self.message.receive_count
+
+    @property
+    def fallback_id(self) -> str:
+        """The event id to use when the body has none: stable across redeliveries."""
+        return self.state.event_id or self.message.message_id
+
+    @property
+    def event_name(self) -> str:
+        """The event's name, when the body said it."""
+        if self.event is not None:
+            return self.event.event_name
+        return self.bad.event_name if self.bad is not None else ""
+
+    def done(self) -> list[str]:
+        """Every action done so far, this attempt included."""
+        return self.done_before + [p.name for p, r in self.results if r.ok]
+
+    def failures(self) -> list[tuple[Planned, SendResult]]:
+        """The sends that failed this attempt."""
+        return [(p, r) for p, r in self.results if not r.ok]
+
+    def carried_state(self, attempts: int = 0) -> RetryState:
+        """The state that lets a later attempt skip what is done and keep the event id."""
+        event_id = self.event.id if self.event is not None else self.state.event_id
+        return RetryState(tuple(self.done()), attempts, event_id)

@@ -1,0 +1,44 @@
+"""Retries: how many attempts, how long between them, and the envelope that carries what is done."""
+
+from __future__ import annotations
+
+import random
+
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.state import PREFIX, Seal
+from briefy.common.queue.message import MAX_ATTRIBUTES, OutgoingMessage
+
+#: SQS's longest DelaySeconds: an envelope is delayed by the backoff, at most this.
+MAX_DELAY = 900
+
+
+def attempt_limit(setting: int, max_receive_count: int | None) -> int:
+    """How many attempts the worker makes before it dead-letters an event itself.
+
+    The setting, lowered below the events queue's redrive ``maxReceiveCount`` when
+    that is smaller: SQS would move the message to its DLQ on the receive after
+    ``maxReceiveCount`` *without a reason*; the worker dead-letters it, with its
+    reason, by that receive at the latest (even when a crash cut the last attempt short).
+    """
+    if not max_receive_count:
+        return setting
+    return max(1, min(setting, max_receive_count - 1))
+
+
+def backoff(attempt: int, base: float, cap: int) -> int:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, with jitter."""
+    ceiling = min(float(cap), base * 2 ** max(0, attempt - 1))
+    return round(random.uniform(ceiling / 2, ceiling))
+
+
+def envelope(job: Job, delay: int, seal: Seal) -> OutgoingMessage | None:
+    """A retry envelope: the body again, with the producer's attributes and sealed state
+    naming what is done, delivered after ``delay``; None when it cannot be made (no
+    key, or no room left among SQS's attributes of a message)."""
+    state = seal.attributes(job.carried_state(job.attempt), job.message.body)
+    if not state:
+        return None
+    attributes = {k: v for k, v in job.message.message_attributes.items() if not k.startswith(PREFIX)}
+    if len(attributes) + len(state) > MAX_ATTRIBUTES:
+        return None
+    return OutgoingMessage(job.message.body, {**attributes, **state}, delay=min(delay, MAX_DELAY))
