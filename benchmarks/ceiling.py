@@ -1,112 +1,87 @@
-"""The transport ceiling: a plain batched boto3 loop doing the worker's queue work.
+"""The transport ceiling: the loop a user would write instead, with boto3 alone.
 
-``python -m benchmarks.ceiling`` (settings from the environment,
-like the worker): ``CHOREOGRAPHER_CONCURRENCY`` threads, each receiving up to 10
-events with the worker's long poll and attributes, sending one output per event
-with SendMessageBatch grouped by queue (the body and attributes the worker would
-send, same sizes), and deleting the batch with DeleteMessageBatch. No parsing,
-no choreography, no logging: what the queue work alone costs.
+``python -m benchmarks.ceiling`` (queue names from the worker's settings): one
+thread receives up to 10 events with a long poll, makes each event's output as
+the reference choreography does (the payload and attributes the worker sends),
+sends the outputs with one SendMessageBatch per output
+queue and deletes the batch with one DeleteMessageBatch. No schema check, no
+retries of its own, no logging: what the queue work alone costs.
 """
 
 from __future__ import annotations
 
+import json
+import signal
 import sys
 import threading
+import uuid
 from typing import Any
 
-import orjson
+import boto3
 
-from benchmarks.loop import queue_url, stop_on_signals
-from briefy.choreographer.actions import output_id
-from briefy.choreographer.bootstrap import make_client
 from briefy.choreographer.config import Settings
+from briefy.choreographer.events.message import NAMESPACE
 from tests import reference
 
-#: What the worker asks for with each receive (``briefy.common.queue.Queue.get_messages``).
 SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"]
-MAIL_SENT = '"event_name":"mail.sent"'
 
 
-def template(event_name: str) -> dict[str, Any]:
-    """A SendMessageBatch entry like the worker's output for an event of ``event_name``."""
-    event = reference.event(list(reference.KINDS).index(event_name))
-    _, _, action = reference.KINDS[event_name]
-    oid = output_id(event["id"], action)
+def output(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The output queue role of an event and the SendMessageBatch entry of its output."""
+    _, role, action = reference.KINDS[event["event_name"]]
+    oid = str(uuid.uuid5(NAMESPACE, f"{event['id']}/{action}"))
     payload = {**reference.expected(event), "output_id": oid, "request_id": event["request_id"]}
     attributes = {
         "output_id": oid,
         "event_id": event["id"],
-        "event_name": event_name,
+        "event_name": event["event_name"],
         "action": action,
         "request_id": event["request_id"],
     }
-    return {
-        "MessageBody": orjson.dumps(payload).decode(),
+    return role, {
+        "MessageBody": json.dumps(payload),
         "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
     }
 
 
-class Ceiling:
-    """The loop's threads and what they share."""
+def main() -> int:
+    """Run the loop until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    settings = Settings.from_env()
+    sqs = boto3.client("sqs")
 
-    def __init__(self, settings: Settings, client: Any) -> None:
-        self.settings = settings
-        self.client = client
-        self.events = queue_url(client, settings, "events.queue", "events")
-        self.routes = {
-            name: (queue_url(client, settings, f"{queue}.queue", queue), template(name))
-            for name, (_, queue, _) in reference.KINDS.items()
-        }
+    def url(utility: str, default: str) -> str:
+        return str(sqs.get_queue_url(QueueName=settings.queue_name(utility, default))["QueueUrl"])
 
-    def turn(self) -> int:
-        """One receive, its sends and its delete; return how many events it moved."""
-        messages = self.client.receive_message(
-            QueueUrl=self.events,
+    events = url("events.queue", "events")
+    outputs = {role: url(f"{role}.queue", role) for role in ("mail", "notification")}
+    while not stop.is_set():
+        messages = sqs.receive_message(
+            QueueUrl=events,
             MaxNumberOfMessages=10,
-            WaitTimeSeconds=self.settings.wait_time,
+            WaitTimeSeconds=settings.wait_time,
             MessageSystemAttributeNames=SYSTEM_ATTRIBUTES,
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
-            return 0
-        outputs: dict[str, list[dict[str, Any]]] = {}
-        for i, message in enumerate(messages):
-            name = "mail.sent" if MAIL_SENT in message["Body"] else "lead.created"
-            url, entry = self.routes[name]
-            outputs.setdefault(url, []).append({"Id": str(i), **entry})
-        for url, entries in outputs.items():
-            self.client.send_message_batch(QueueUrl=url, Entries=entries)
-        self.client.delete_message_batch(
-            QueueUrl=self.events,
+            continue
+        by_queue: dict[str, list[dict[str, Any]]] = {}
+        for number, message in enumerate(messages):
+            event = json.loads(message["Body"])
+            if event.get("event_name") not in reference.KINDS:  # no output: deleted with the rest
+                continue
+            role, entry = output(event)
+            by_queue.setdefault(role, []).append({"Id": str(number), **entry})
+        for role, entries in by_queue.items():
+            sqs.send_message_batch(QueueUrl=outputs[role], Entries=entries)
+        sqs.delete_message_batch(
+            QueueUrl=events,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
-        return len(messages)
-
-
-def main() -> int:
-    """Run the loop until SIGTERM or SIGINT."""
-    stop = stop_on_signals()
-    settings = Settings.from_env()
-    ceiling = Ceiling(settings, make_client(settings))
-
-    errors: list[str] = []
-
-    def pipeline() -> None:
-        while not stop.is_set():
-            try:
-                ceiling.turn()
-            except Exception as error:  # counted and reported: the run is then suspect
-                errors.append(f"{type(error).__name__}: {error}")
-
-    threads = [threading.Thread(target=pipeline, daemon=True) for _ in range(settings.concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for error in errors[:10]:
-        print(f"ceiling: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""What a benchmark run measures, and how much (the defaults of ``choreographer bench``)."""
+"""What a benchmark run measures, and how much (the defaults of ``python -m benchmarks``)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ from dataclasses import dataclass
 class Options:
     """What to measure, and how much."""
 
+    #: Events per loop and round of the steady stream.
     events: int = 1000
+    #: Events waiting on the queue when a loop starts draining a backlog.
+    backlog: int = 3000
+    #: Rounds of each loop, worker and ceiling alternating.
     rounds: int = 3
-    window: int = 40
+    #: At most this many events await their output in the steady stream.
+    window: int = 30
+    #: Events through each loop before it is measured.
     warmup: int = 50
-    seed_events: int = 8
+    #: Events through the in-process pipeline.
     inprocess_events: int = 20_000
+    #: CHOREOGRAPHER_CONCURRENCY of the worker (its default when None).
     concurrency: int | None = None
-    timeout: float = 300.0
+    timeout: float = 600.0

@@ -1,8 +1,10 @@
-"""One loop under test (the worker, the seed's loop or the ceiling) measured as a process.
+"""One loop under test (the worker or the ceiling) measured as a process.
 
 The process runs against its own queues on the moto server. A warm-up stretch
 of the stream proves it is up; then its CPU time is read from ``/proc`` before
-and after the measured stretch, so start-up and shut-down are not counted.
+and after the measured stretch, so start-up and shut-down are not counted. The
+stretch is either a steady stream (``measure``) or a backlog already waiting
+when the loop resumes (``drain``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,6 @@ from tests import reference
 #: The loops, as commands.
 COMMANDS = {
     "worker": [sys.executable, "-m", "briefy.choreographer.worker"],
-    "seed": [sys.executable, "-m", "benchmarks.seed"],
     "ceiling": [sys.executable, "-m", "benchmarks.ceiling"],
 }
 #: An event no handler knows: it wakes long polls at shut-down and is merely logged.
@@ -82,6 +83,8 @@ def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) 
         **ENV,
         "AWS_ENDPOINT_URL_SQS": server.url,
         "CHOREOGRAPHER_MODE": "production",
+        # The reference choreography, whatever else is installed beside it.
+        "CHOREOGRAPHER_EXTENSIONS": "none",
         # As a deployment sets it (a key made for the run, never kept).
         "CHOREOGRAPHER_STATE_KEY": secrets.token_urlsafe(32),
         # The loops of this folder run as ``python -m benchmarks.<loop>`` from the checkout.
@@ -97,12 +100,15 @@ def measure(
     events: int,
     *,
     warmup: int = 50,
-    window: int = 40,
+    window: int = 30,
     verify: bool = True,
     timeout: float = 300.0,
     extra: Mapping[str, str] | None = None,
+    backlog: bool = False,
 ) -> LoopResult:
-    """Run loop ``name`` on fresh queues and measure ``events`` events through it."""
+    """Run loop ``name`` on fresh queues and measure ``events`` events through it: a steady
+    stream of at most ``window`` awaiting their output, or (``backlog``) all of them waiting
+    on the queue when the loop, paused while they were sent, resumes."""
     client = server.client()
     with QueueSet(client) as queues, tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
@@ -116,8 +122,12 @@ def measure(
             alive = lambda: process.poll() is None  # noqa: E731
             stream.run(warmup, timeout=max(60.0, timeout / 4), alive=alive)
             earlier = stream.tally.copy()
+            if backlog:
+                process.send_signal(signal.SIGSTOP)
+                stream.preload(events)
+                process.send_signal(signal.SIGCONT)
             before = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
-            seconds = stream.run(events, timeout=timeout, alive=alive)
+            seconds = stream.run(0 if backlog else events, timeout=timeout, alive=alive, expect=events)
             after = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
             cpu, server_cpu, harness_cpu = (
                 a - b if a is not None and b is not None else None for a, b in zip(after, before, strict=True)

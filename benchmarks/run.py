@@ -1,4 +1,5 @@
-"""One benchmark run: every loop against moto's server, then the in-process pipeline."""
+"""One benchmark run: worker and ceiling against moto's server (a steady stream, then a
+backlog), round by round, then the in-process pipeline."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from benchmarks.options import Options
 from benchmarks.process import LoopResult, measure
 from benchmarks.server import MotoServer
 
+#: The two ways events reach the loops: a steady stream, and a backlog waiting for them.
+SCENARIOS = ("steady", "backlog")
+LOOPS = ("worker", "ceiling")
+
 
 @dataclass
 class Report:
@@ -23,33 +28,28 @@ class Report:
 
     options: Options
     machine: dict[str, Any]
-    rounds: list[dict[str, LoopResult]] = field(default_factory=list)
-    seed: LoopResult | None = None
+    #: Scenario -> one {loop: result} per round.
+    rounds: dict[str, list[dict[str, LoopResult]]] = field(default_factory=lambda: {s: [] for s in SCENARIOS})
     pipeline: inprocess.PipelineResult | None = None
     seconds: float = 0.0
 
-    def loops(self, name: str) -> list[LoopResult]:
-        """The results of loop ``name``, one per round."""
-        return [round_[name] for round_ in self.rounds if name in round_]
+    def loops(self, scenario: str, name: str) -> list[LoopResult]:
+        """The results of loop ``name`` in ``scenario``, one per round."""
+        return [round_[name] for round_ in self.rounds[scenario] if name in round_]
 
-    def median(self, name: str, figure: Callable[[LoopResult], float | None]) -> float | None:
-        """The median of a figure over the rounds of loop ``name``."""
-        values = [v for v in (figure(r) for r in self.loops(name)) if v is not None]
-        return statistics.median(values) if values else None
-
-    def ratios(self, figure: Callable[[LoopResult], float | None]) -> list[float]:
+    def ratios(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
         """Worker over ceiling for a figure, round by round (the two ran back to back)."""
         found = []
-        for round_ in self.rounds:
+        for round_ in self.rounds[scenario]:
             if "worker" in round_ and "ceiling" in round_:
                 worker, ceiling = figure(round_["worker"]), figure(round_["ceiling"])
                 if worker is not None and ceiling:
                     found.append(worker / ceiling)
         return found
 
-    def median_ratio(self, figure: Callable[[LoopResult], float | None]) -> float | None:
+    def median_ratio(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> float | None:
         """The median over the rounds of the worker's figure over the ceiling's."""
-        ratios = self.ratios(figure)
+        ratios = self.ratios(scenario, figure)
         return statistics.median(ratios) if ratios else None
 
 
@@ -95,26 +95,25 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     extra = {"CHOREOGRAPHER_CONCURRENCY": str(options.concurrency)} if options.concurrency else {}
     with MotoServer() as server:
         progress(f"moto's server on {server.url}")
-        for number in range(1, options.rounds + 1):
-            results = {}
-            # Alternate the two so that load from elsewhere falls on both alike.
-            for name in ("ceiling", "worker") if number % 2 else ("worker", "ceiling"):
-                progress(f"round {number}/{options.rounds}: {name}, {options.events} events")
-                results[name] = measure(
-                    server,
-                    name,
-                    options.events,
-                    warmup=options.warmup,
-                    window=options.window,
-                    verify=name == "worker",
-                    timeout=options.timeout,
-                    extra=extra,
-                )
-            report.rounds.append(results)
-        progress(f"the seed's original loop, {options.seed_events} events")
-        report.seed = measure(
-            server, "seed", options.seed_events, warmup=1, window=options.window, timeout=options.timeout
-        )
+        for scenario in SCENARIOS:
+            events = options.backlog if scenario == "backlog" else options.events
+            for number in range(1, options.rounds + 1):
+                results = {}
+                # Alternate the two so that load from elsewhere falls on both alike.
+                for name in LOOPS if number % 2 else reversed(LOOPS):
+                    progress(f"{scenario} round {number}/{options.rounds}: {name}, {events} events")
+                    results[name] = measure(
+                        server,
+                        name,
+                        events,
+                        warmup=options.warmup,
+                        window=options.window,
+                        verify=name == "worker",
+                        timeout=options.timeout,
+                        extra=extra if name == "worker" else {},
+                        backlog=scenario == "backlog",
+                    )
+                report.rounds[scenario].append(results)
     progress(f"in-process pipeline, {options.inprocess_events} events")
     report.pipeline = inprocess.run(options.inprocess_events)
     report.machine["load_after"] = _load()

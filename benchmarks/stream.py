@@ -73,13 +73,17 @@ class Stream:
         self._failure: BaseException | None = None
 
     # -- one stretch of the stream -----------------------------------------------
-    def run(self, count: int, timeout: float, alive: Callable[[], bool] = lambda: True) -> float:
-        """Feed ``count`` more events and wait for their outputs; return the seconds it took.
+    def run(
+        self, count: int, timeout: float, alive: Callable[[], bool] = lambda: True, expect: int | None = None
+    ) -> float:
+        """Feed ``count`` more events and wait for ``expect`` more outputs (``count`` by
+        default); return the seconds it took.
 
         Raises ``TimeoutError`` when the outputs do not all come within ``timeout``
         seconds (or ``alive`` says the process under test has gone).
         """
-        target = self.tally.done + count
+        count_out = count if expect is None else expect
+        target = self.tally.done + count_out
         stop = threading.Event()
         threads = [threading.Thread(target=self._guard(self._feed, count, stop), daemon=True)]
         threads += [
@@ -96,7 +100,7 @@ class Stream:
                     if self._failure is not None:
                         raise self._failure
                     left = deadline - time.monotonic()
-                    missing = f"{target - self.tally.done} of {count} outputs did not come"
+                    missing = f"{target - self.tally.done} of {count_out} outputs did not come"
                     if not alive():
                         raise RuntimeError(f"{missing}: the process under test has exited")
                     if left <= 0:
@@ -121,6 +125,11 @@ class Stream:
 
         return run
 
+    def preload(self, count: int) -> None:
+        """Send ``count`` events at once, for a backlog (their outputs are awaited by ``run``)."""
+        for start in range(0, count, 10):
+            self._send([reference.event(self.numbered + i) for i in range(min(10, count - start))])
+
     # -- feeding ------------------------------------------------------------------
     def _feed(self, count: int, stop: threading.Event) -> None:
         left = count
@@ -131,15 +140,18 @@ class Stream:
                         return
                     self._done.wait(0.5)
             chunk = [reference.event(self.numbered + i) for i in range(min(10, left))]
-            with self._done:
-                for message in chunk:
-                    self.sent[message["id"]] = message
-                self.numbered += len(chunk)
-            entries = [{"Id": str(i), "MessageBody": reference.body(m)} for i, m in enumerate(chunk)]
-            response = self.client.send_message_batch(QueueUrl=self.queues.urls["events"], Entries=entries)
-            if response.get("Failed"):
-                raise RuntimeError(f"feeding failed: {response['Failed']}")
+            self._send(chunk)
             left -= len(chunk)
+
+    def _send(self, chunk: list[dict[str, Any]]) -> None:
+        with self._done:
+            for message in chunk:
+                self.sent[message["id"]] = message
+            self.numbered += len(chunk)
+        entries = [{"Id": str(i), "MessageBody": reference.body(m)} for i, m in enumerate(chunk)]
+        response = self.client.send_message_batch(QueueUrl=self.queues.urls["events"], Entries=entries)
+        if response.get("Failed"):
+            raise RuntimeError(f"feeding failed: {response['Failed']}")
 
     # -- draining -----------------------------------------------------------------
     def _drain(self, role: str, stop: threading.Event) -> None:

@@ -13,8 +13,9 @@ from botocore.config import Config
 from moto import mock_aws
 
 from briefy.choreographer.admin.provision import create_queues
-from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
+from briefy.choreographer.bootstrap import Application, connect
 from briefy.choreographer.config import Settings
+from briefy.choreographer.site import load_site, reset_site
 from tests.support import TEST_STATE_KEY, MotoServer, Queues
 
 
@@ -29,11 +30,10 @@ def _quiet_structlog() -> Iterator[None]:
 def registry() -> Iterator[Any]:
     """A clean global registry with the site configuration (reference choreography) loaded."""
     zope.component.testing.setUp()
-    reset_zcml()
-    load_zcml(Settings())
-    yield zope.component.getGlobalSiteManager()
+    reset_site()
+    yield load_site(Settings()).registry
     zope.component.testing.tearDown()
-    reset_zcml()
+    reset_site()
 
 
 @pytest.fixture
@@ -57,12 +57,10 @@ def sqs(registry: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def app(sqs: Any, settings: Settings) -> Application:
+def app(sqs: Any, registry: Any, settings: Settings) -> Application:
     """The reference queues created in moto's mock and bound, as bootstrap binds them."""
-    create_queues(sqs, settings)
-    application = Application(settings, client=sqs)
-    connect_queues(application)
-    return application
+    create_queues(sqs, registry, settings)
+    return connect(load_site(settings), sqs)
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ Faults (``how``):
 - ``"drop_after"``: the call is made, then the connection is closed: SQS acted but
   the caller cannot know it (what a network fault after sending looks like);
 - ``"delay"``: the call is forwarded after ``seconds``;
-- ``"hold"``: the call is made at once, its answer is held back ``seconds``.
+- ``"hold"``: the call is made at once, its answer is held back ``seconds``;
+- ``"hold_deliveries"``: like ``hold``, for answers that deliver messages only (an
+  empty receive passes at once).
 
 ``proxy.check_text = True`` makes it refuse, as SQS does (moto does not), a
 SendMessage or SendMessageBatch whose body or string attribute values hold
@@ -46,7 +48,7 @@ from urllib.parse import parse_qs, urlsplit
 MAX_BODY = 4 * 1024 * 1024
 MAX_DELAY = 120.0
 UPSTREAM_TIMEOUT = 60.0
-FAULTS = ("500", "503", "throttle", "reject", "drop", "drop_after", "delay", "hold")
+FAULTS = ("500", "503", "throttle", "reject", "drop", "drop_after", "delay", "hold", "hold_deliveries")
 _ERRORS = {
     "500": (500, "InternalError", "Receiver"),
     "503": (503, "ServiceUnavailable", "Receiver"),
@@ -171,6 +173,10 @@ class FaultProxy:
         threading.Thread(target=self._server.serve_forever, name="faultproxy", daemon=True).start()
         return self
 
+    def release(self) -> None:
+        """Let every held request go now (and later holds pass at once)."""
+        self._released.set()
+
     def stop(self) -> None:
         """Let held requests go, stop serving and close the port."""
         self._released.set()
@@ -240,7 +246,7 @@ class FaultProxy:
         if how == "drop_after":
             request.close_connection = True
             return
-        if how == "hold":
+        if how == "hold" or (how == "hold_deliveries" and b'"ReceiptHandle"' in answer):
             self._hold(rule.seconds if rule else 0.0)
         request.send_response(status)
         for name, value in headers:

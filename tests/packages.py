@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from briefy.choreographer.bootstrap import EXTENSIONS
+from briefy.choreographer.site import EXTENSIONS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLACK = FIXTURES / "slack_extension"

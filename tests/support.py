@@ -15,10 +15,12 @@ import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
 import boto3
 
+from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.pipeline.state import Seal
 from briefy.common.queue import approximate_count
 from tests import reference
@@ -46,6 +48,12 @@ def event(
     }
     message.update(fields)
     return message
+
+
+def with_settings(app: Application, **changes: Any) -> Application:
+    """The same application (registry, client, bound queues) under changed settings."""
+    site = replace(app.site, settings=replace(app.settings, **changes))
+    return replace(app, site=site)
 
 
 def free_port() -> int:
@@ -216,7 +224,8 @@ class WorkerProcess:
         self.process = subprocess.Popen(
             self.args, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         if ready:
             self.wait_for(ready, timeout=timeout)
         return self
@@ -276,12 +285,21 @@ class WorkerProcess:
         assert self.process is not None
         if self.process.poll() is None:
             self.process.send_signal(signum)
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        self._drained()
+        return code
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        self._drained()
+
+    def _drained(self) -> None:
+        """Once the process has exited, wait until its last lines are read."""
+        reader = getattr(self, "_reader", None)
+        if reader is not None and self.process is not None and self.process.poll() is not None:
+            reader.join(10)
 
 
 @contextmanager

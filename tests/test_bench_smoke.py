@@ -1,4 +1,4 @@
-"""A small run of ``choreographer bench``, so the benchmark cannot rot (speed is not asserted)."""
+"""A small run of ``python -m benchmarks``, so the benchmark cannot rot (speed is not asserted)."""
 
 from __future__ import annotations
 
@@ -12,29 +12,45 @@ from benchmarks.inprocess import STAGES
 
 pytestmark = pytest.mark.e2e
 
-ARGS = ["--events", "60", "--rounds", "1", "--warmup", "5", "--seed-events", "1", "--inprocess-events", "200"]
+ARGS = ["--events", "60", "--backlog", "60", "--rounds", "1", "--warmup", "5", "--inprocess-events", "200"]
 
 
 def test_bench_produces_every_figure_from_correct_outputs() -> None:
-    """One tiny run prints all four figures and the targets; every output was checked correct."""
+    """One tiny run measures both loops in both scenarios and the in-process pipeline, with every
+    worker output checked correct and every target judged."""
     command = [sys.executable, "-m", "benchmarks", *ARGS, "--json"]
-    run = subprocess.run(command, capture_output=True, timeout=240, check=False)
+    run = subprocess.run(command, capture_output=True, timeout=300, check=False)
     assert run.returncode == 0, run.stderr.decode()[-3000:]
     report = json.loads(run.stdout)
     assert report["problems"] == []
-    for name in ("worker", "ceiling"):
-        figures = report["summary"][name]
-        assert figures["events_per_second"] > 0 and figures["cpu_ms_per_event"] is not None
-    [round_] = report["rounds"]
-    assert round_["worker"]["tally"]["verified"] == 60
-    assert round_["worker"]["exit_code"] == round_["ceiling"]["exit_code"] == 0
-    assert report["seed"]["events_per_second"] > 0 and report["seed"]["tally"]["verified"] == 1
+    for scenario in ("steady", "backlog"):
+        [round_] = report["rounds"][scenario]
+        assert round_["worker"]["tally"]["verified"] == 60
+        for loop in round_.values():
+            assert loop["events_per_second"] > 0 and loop["cpu_ms_per_event"] is not None
+            assert loop["exit_code"] == 0
     pipeline = report["pipeline"]
-    assert pipeline["per_core"] > 0 and pipeline["outputs"] == pipeline["deleted"] == 200
-    assert set(pipeline["breakdown"]) == {*STAGES, "other"}
+    assert pipeline["outputs"] == pipeline["deleted"] == 200 and pipeline["cpu_seconds"] > 0
+    assert set(pipeline["stages"]) == set(STAGES)
     assert {t["key"]: t["value"] is not None for t in report["targets"]} == {
-        "ceiling_ratio": True,
-        "cpu_ratio": True,
-        "seed_gain": True,
-        "per_core": True,
+        "steady_rate": True,
+        "steady_cpu": True,
+        "backlog_rate": True,
     }
+
+
+def test_bench_says_what_it_lacks() -> None:
+    """Away from a checkout (no tests' reference data) it says so and exits 2, with no traceback."""
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as elsewhere:
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env = {**os.environ, "PYTHONPATH": root, "PYTHONSAFEPATH": "1"}
+        probe = "import sys, runpy; sys.modules['tests'] = None; "
+        probe += "runpy.run_module('benchmarks', run_name='__main__')"
+        run = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, cwd=elsewhere, env=env, check=False
+        )
+    assert run.returncode == 2
+    assert b"cannot run: run it from a checkout" in run.stderr and b"Traceback" not in run.stderr

@@ -7,23 +7,26 @@ from typing import Any
 
 import orjson
 import pytest
+from zope.component import getGlobalSiteManager
 from zope.event import notify
 
 from briefy.choreographer.actions import output_id
 from briefy.choreographer.admin.introspect import choreography
 from briefy.choreographer.errors import ActionError
-from briefy.choreographer.events import InternalEvent, event_factory, parse_event
+from briefy.choreographer.events import InternalEvent, event_factory, internal_event, parse_event
 from briefy.choreographer.events.lead import LeadCreated
 from briefy.choreographer.events.mail import MailSent
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.common.interfaces import IQueue
 from tests.support import LEAD_DATA, MAIL_DATA, event
 
 
 def plan(message: dict[str, Any], strict: bool = True) -> PlanningOutbox:
     """Fire the event with a planning outbox, as the worker does."""
-    outbox = PlanningOutbox(strict=strict)
+    registry = getGlobalSiteManager()
+    outbox = PlanningOutbox(dict(registry.getUtilitiesFor(IQueue)), strict=strict)
     parsed = parse_event(json.dumps(message))
-    notify(event_factory(parsed.event_name)(parsed, outbox))
+    notify(internal_event(parsed, outbox, registry))
     return outbox
 
 
@@ -33,7 +36,7 @@ def payloads(outbox: PlanningOutbox) -> list[dict[str, Any]]:
 
 def test_wiring_table(registry: Any) -> None:
     """Each registered event name gets exactly these actions, weights and queues."""
-    table = {(a.event_name, a.name, a.weight, a.queue) for a in choreography()}
+    table = {(a.event_name, a.name, a.weight, a.queue) for a in choreography(registry)}
     assert table == {
         ("lead.created", "lead.created.mail", 100, "mail.queue"),
         ("mail.sent", "mail.sent.notification", 100, "notification.queue"),

@@ -13,12 +13,13 @@ from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.cli.common import CommandError
 from briefy.choreographer.cli.dryrun import read, render, report
 from briefy.choreographer.config import Settings
+from briefy.choreographer.site import load_site
 from tests.support import LEAD_DATA, MAIL_DATA, event
 
 
 def dry_run(message: Any, settings: Settings | None = None) -> tuple[dict[str, Any], str]:
     """The dry run of ``message``: the JSON report and its text."""
-    result = report(json.dumps(message).encode(), settings or Settings())
+    result = report(json.dumps(message).encode(), load_site(settings or Settings()))
     return result, render(result)
 
 
@@ -71,7 +72,7 @@ def test_rejected_payload_is_not_ok(registry: Any) -> None:
 
 def test_bad_input_is_reported_with_its_error_type(registry: Any) -> None:
     """A body that is not JSON is bad input, with its error type; nothing else is reported."""
-    result = report(b"{broken", Settings())
+    result = report(b"{broken", load_site(Settings()))
     assert (result["ok"], result["error_type"], result["actions"]) == (False, "invalid_json", [])
     assert render(result).startswith("bad input (invalid_json): body is not JSON")
 
@@ -101,13 +102,13 @@ def test_event_without_id_says_the_worker_derives_one(registry: Any) -> None:
     """With no id in the body, the report says so rather than showing a made-up one."""
     message = event("lead.created", LEAD_DATA)
     del message["id"]
-    assert report(json.dumps(message).encode(), Settings())["event_id"] is None
+    assert report(json.dumps(message).encode(), load_site(Settings()))["event_id"] is None
 
 
 def test_nothing_is_sent(app: Application) -> None:
     """A dry run against bound queues leaves every output queue empty."""
-    report(json.dumps(event("lead.created", LEAD_DATA)).encode(), app.settings)
-    report(json.dumps(event("mail.sent", MAIL_DATA)).encode(), app.settings)
+    report(json.dumps(event("lead.created", LEAD_DATA)).encode(), app.site)
+    report(json.dumps(event("mail.sent", MAIL_DATA)).encode(), app.site)
     for queue in app.queues.values():
         attributes = app.client.get_queue_attributes(
             QueueUrl=queue.url, AttributeNames=["ApproximateNumberOfMessages"]

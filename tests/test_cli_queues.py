@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from briefy.choreographer.admin.provision import REDRIVE_MARGIN, provision
+from briefy.choreographer.admin.provision import REDRIVE_MARGIN, Provisioned, provision
 from briefy.choreographer.cli.queues import survey
 from briefy.choreographer.config import Settings
+from briefy.choreographer.site import load_site
+
+
+def provisioned(sqs: Any, settings: Settings) -> list[Provisioned]:
+    """``provision`` for the reference site under ``settings``."""
+    return provision(sqs, load_site(settings).registry, settings)
 
 
 def attributes(sqs: Any, url: str) -> dict[str, str]:
@@ -17,7 +23,7 @@ def attributes(sqs: Any, url: str) -> dict[str, str]:
 def test_creates_every_queue_with_the_redrive_policy(sqs: Any) -> None:
     """Events, DLQ, mail and notification are created; events dead-letters to the DLQ."""
     settings = Settings(max_attempts=3)
-    found = provision(sqs, settings)
+    found = provisioned(sqs, settings)
     assert [(p.utility, p.queue_name, p.status) for p in found] == [
         ("events.queue", "events", "created"),
         ("dead letters", "events-dlq", "created"),
@@ -31,9 +37,9 @@ def test_creates_every_queue_with_the_redrive_policy(sqs: Any) -> None:
 
 def test_second_run_reports_exists_and_changes_nothing(sqs: Any) -> None:
     """Running again finds every queue and leaves its attributes as they were."""
-    first = provision(sqs, Settings())
+    first = provisioned(sqs, Settings())
     before = {p.queue_name: attributes(sqs, p.url or "") for p in first}
-    second = provision(sqs, Settings())
+    second = provisioned(sqs, Settings())
     assert [p.status for p in second] == ["exists"] * 4
     assert [p.url for p in second] == [p.url for p in first]
     assert {p.queue_name: attributes(sqs, p.url or "") for p in second} == before
@@ -47,7 +53,7 @@ def test_queue_names_come_from_the_settings_and_fifo_names_make_fifo_queues(sqs:
             "CHOREOGRAPHER_MAIL_QUEUE": "acme-mail",
         }
     )
-    found = {p.utility: p for p in provision(sqs, settings)}
+    found = {p.utility: p for p in provisioned(sqs, settings)}
     assert found["events.queue"].queue_name == "acme-events.fifo"
     assert found["dead letters"].queue_name == "events-dlq.fifo"
     assert found["mail.queue"].queue_name == "acme-mail"
@@ -58,7 +64,7 @@ def test_queue_names_come_from_the_settings_and_fifo_names_make_fifo_queues(sqs:
 def test_existing_events_queue_without_policy_gets_one(sqs: Any) -> None:
     """An events queue made by someone else, with no redrive policy, gets one (and says so)."""
     url = sqs.create_queue(QueueName="events")["QueueUrl"]
-    [events, dlq, *_] = provision(sqs, Settings(dead_letter_queue="my-dlq"))
+    [events, dlq, *_] = provisioned(sqs, Settings(dead_letter_queue="my-dlq"))
     assert events.status == "exists" and events.note.startswith("redrive policy added")
     assert json.loads(attributes(sqs, url)["RedrivePolicy"])["deadLetterTargetArn"].endswith(":my-dlq")
     assert (dlq.queue_name, dlq.status) == ("my-dlq", "created")
@@ -71,42 +77,44 @@ def test_existing_redrive_target_is_the_dlq_unless_one_is_set(sqs: Any) -> None:
     )["Attributes"]["QueueArn"]
     policy = json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": 5})
     sqs.create_queue(QueueName="events", Attributes={"RedrivePolicy": policy})
-    [events, dlq, *_] = provision(sqs, Settings())
+    [events, dlq, *_] = provisioned(sqs, Settings())
     assert (dlq.queue_name, dlq.status) == ("theirs", "exists")
     assert events.note == "dead letters to theirs after 5 receives"
-    [events, dlq, *_] = provision(sqs, Settings(dead_letter_queue="other"))
+    [events, dlq, *_] = provisioned(sqs, Settings(dead_letter_queue="other"))
     assert events.note == "its redrive policy sends dead letters to theirs, not other: left as it is"
 
 
 def test_queue_given_by_a_missing_url_is_reported_missing(sqs: Any) -> None:
     """A queue URL cannot be created by name: it is reported missing."""
     url = "https://sqs.us-east-1.amazonaws.com/123456789012/gone"
-    found = {p.utility: p for p in provision(sqs, Settings(queue_names={"CHOREOGRAPHER_MAIL_QUEUE": url}))}
+    found = {p.utility: p for p in provisioned(sqs, Settings(queue_names={"CHOREOGRAPHER_MAIL_QUEUE": url}))}
     assert (found["mail.queue"].status, found["mail.queue"].url) == ("missing", None)
 
 
 def test_survey_counts_visible_in_flight_and_delayed(sqs: Any) -> None:
     """Each queue's visible, in-flight and delayed messages are counted, the DLQ last."""
-    found = {p.utility: p.url for p in provision(sqs, Settings())}
+    found = {p.utility: p.url for p in provisioned(sqs, Settings())}
     for body in ("a", "b", "c"):
         sqs.send_message(QueueUrl=found["events.queue"], MessageBody=body)
     sqs.receive_message(QueueUrl=found["events.queue"], MaxNumberOfMessages=1)
     sqs.send_message(QueueUrl=found["mail.queue"], MessageBody="later", DelaySeconds=60)
     sqs.send_message(QueueUrl=found["dead letters"], MessageBody="dead")
-    counts = {s.utility: (s.visible, s.in_flight, s.delayed) for s in survey(sqs, Settings())}
+    counts = {s.utility: (s.visible, s.in_flight, s.delayed) for s in survey(sqs, load_site(Settings()))}
     assert counts == {
         "events.queue": (2, 1, 0),
         "mail.queue": (0, 0, 1),
         "notification.queue": (0, 0, 0),
         "dead letters": (1, 0, 0),
     }
-    assert survey(sqs, Settings())[-1].utility == "dead letters"
+    assert survey(sqs, load_site(Settings()))[-1].utility == "dead letters"
 
 
 def test_survey_reports_missing_queues(sqs: Any) -> None:
     """A queue that does not exist has no URL and no counts."""
-    provision(sqs, Settings())
+    provisioned(sqs, Settings())
     [mail] = [
-        s for s in survey(sqs, Settings(queue_names={"CHOREOGRAPHER_MAIL_QUEUE": "nope"})) if s.url is None
+        s
+        for s in survey(sqs, load_site(Settings(queue_names={"CHOREOGRAPHER_MAIL_QUEUE": "nope"})))
+        if s.url is None
     ]
     assert (mail.utility, mail.queue_name, mail.visible) == ("mail.queue", "nope", None)

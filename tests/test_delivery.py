@@ -6,6 +6,7 @@ import contextlib
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -26,20 +27,22 @@ from moto import mock_aws
 from structlog.testing import capture_logs
 
 from briefy.choreographer.admin.provision import create_queues
-from briefy.choreographer.bootstrap import Application, connect_queues, load_zcml, reset_zcml
+from briefy.choreographer.bootstrap import Application, connect
 from briefy.choreographer.config import Settings
 from briefy.choreographer.pipeline.deadletter import fit, letter
+from briefy.choreographer.pipeline.decide import RetryPolicy
 from briefy.choreographer.pipeline.fifo import rounds
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.memory import DoneMemory
-from briefy.choreographer.pipeline.retry import attempt_limit, backoff
+from briefy.choreographer.pipeline.retry import attempt_limit
 from briefy.choreographer.pipeline.state import STATE, RetryState
+from briefy.choreographer.site import load_site, reset_site
 from briefy.choreographer.worker import Worker
 from briefy.common.errors import is_transient
 from briefy.common.queue.message import SQSMessage, sqs_text
 from tests.faults import Faults, failure, to_queue
 from tests.fixtures.twoactions import SITE_ZCML
-from tests.support import LEAD_DATA, TEST_SEAL, TEST_STATE_KEY, event
+from tests.support import LEAD_DATA, TEST_SEAL, TEST_STATE_KEY, event, with_settings
 
 FIRST = "pair.created.first"
 SECOND = "pair.created.second"
@@ -55,12 +58,12 @@ class Pairs:
 
     def __init__(self, client: Any, settings: Settings) -> None:
         self.client = client
-        create_queues(client, settings)
-        self.app = Application(settings, client=client)
-        connect_queues(self.app)
-        self.worker = Worker(self.app.events, settings, self.app.dead_letters)  # type: ignore[arg-type]
-        self.urls = {name: queue.url for name, queue in self.app.queues.items()}
-        self.urls["dlq"] = self.app.dead_letters.url  # type: ignore[union-attr]
+        site = load_site(settings)
+        create_queues(client, site.registry, settings)
+        self.app = connect(site, client)
+        self.worker = Worker(self.app)
+        self.urls = {name: str(queue.url) for name, queue in self.app.queues.items()}
+        self.urls["dlq"] = str(self.app.dead_letters.url)
         self.fifo = settings.queue_name("events.queue", "events").endswith(".fifo")
         self.received: list[str] = []
         client.meta.events.register("after-call.sqs.ReceiveMessage", self._record)
@@ -104,12 +107,12 @@ class Pairs:
 def pairs_client() -> Iterator[Any]:
     """A clean registry with the twoactions site loaded, and moto's mock."""
     zope.component.testing.setUp()
-    reset_zcml()
-    load_zcml(Settings(zcml=SITE_ZCML))
+    reset_site()
+    load_site(Settings(zcml=SITE_ZCML))
     with mock_aws():
         yield boto3.client("sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
     zope.component.testing.tearDown()
-    reset_zcml()
+    reset_site()
 
 
 def pairs_settings(**changes: Any) -> Settings:
@@ -135,7 +138,7 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
     random.seed(3)
     for attempt in range(1, 12):
         ceiling = min(60.0, 1.0 * 2 ** (attempt - 1))
-        delays = [backoff(attempt, 1.0, 60) for _ in range(50)]
+        delays = [RetryPolicy(8, 1.0, 60).delay(attempt) for _ in range(50)]
         assert all(round(ceiling / 2) <= d <= round(ceiling) for d in delays)
 
 
@@ -234,7 +237,7 @@ def test_worker_lowers_its_attempt_limit_below_the_redrive_policy(pairs_client: 
             },
         )
         pairs.worker.events.refresh_attributes()
-        worker = Worker(pairs.worker.events, settings, pairs.worker.dead_letters)
+        worker = Worker(replace(pairs.app, site=replace(pairs.app.site, settings=settings)))
     assert worker.max_attempts == 2
     [entry] = [e for e in logs if e["event"] == "attempt_limit" and e["lowered"]]
     assert (entry["log_level"], entry["max_receive_count"], entry["setting"]) == ("warning", 3, 8)
@@ -242,7 +245,7 @@ def test_worker_lowers_its_attempt_limit_below_the_redrive_policy(pairs_client: 
 
 def test_a_message_received_beyond_the_limit_is_dead_lettered_unrun(pairs: Pairs) -> None:
     """A message received more often than the limit (a crashing worker) goes to the DLQ, not run."""
-    pairs.worker.max_attempts = 1
+    pairs.worker = Worker(with_settings(pairs.app, max_attempts=1))
     pairs.send(pair())
     pairs.worker.events.get_messages(10, 0)
     pairs.expire()
@@ -375,7 +378,7 @@ def test_a_too_big_dead_letter_is_trimmed_not_lost(app: Application) -> None:
     assert dlq is not None
     app.client.set_queue_attributes(QueueUrl=dlq.url, Attributes={"MaximumMessageSize": "2048"})
     dlq.refresh_attributes()
-    worker = Worker(app.events, app.settings, dlq)  # type: ignore[arg-type]
+    worker = Worker(app)
     message = event("lead.created", {**LEAD_DATA, "notes": ""}, created_at="never")
     message["data"]["notes"] = "n" * (2000 - len(json.dumps(message)))
     body = json.dumps(message)

@@ -56,7 +56,7 @@ def test_a_beat_extends_messages_past_half_their_time() -> None:
     queue = FakeQueue(visibility_timeout=10)
     heartbeat = manual(queue)
     old, new = message("a", "ra", age=6), message("b", "rb", age=1)
-    with heartbeat.track([old, new]):
+    with heartbeat.tracking([old, new]):
         heartbeat.beat()
         heartbeat.beat()
     assert queue.changes == [("ra", 10)]
@@ -67,7 +67,7 @@ def test_a_failed_extension_is_tried_again() -> None:
     queue = FakeQueue(visibility_timeout=10)
     queue.failing.add("ra")
     heartbeat = manual(queue)
-    with capture_logs() as logs, heartbeat.track([message("a", "ra", age=6)]):
+    with capture_logs() as logs, heartbeat.tracking([message("a", "ra", age=6)]):
         heartbeat.beat()
         queue.failing.clear()
         heartbeat.beat()
@@ -81,7 +81,7 @@ def test_forgotten_messages_are_not_extended() -> None:
     queue = FakeQueue(visibility_timeout=10)
     heartbeat = manual(queue)
     settled = message("a", "ra", age=6)
-    with heartbeat.track([settled]):
+    with heartbeat.tracking([settled]):
         heartbeat.forget([settled])
         heartbeat.beat()
     assert queue.changes == []
@@ -92,7 +92,7 @@ def test_adopt_gives_the_work_in_progress_the_new_receipt_handle() -> None:
     queue = FakeQueue(visibility_timeout=10)
     heartbeat = manual(queue)
     working = message("a", "old", age=9)
-    with heartbeat.track([working]):
+    with heartbeat.tracking([working]):
         assert heartbeat.adopt(message("a", "new", age=6))
         assert not heartbeat.adopt(message("b", "other"))
         heartbeat.beat()
@@ -106,7 +106,7 @@ def test_fresh_keeps_new_messages_and_adopts_the_ones_in_progress() -> None:
     heartbeat = manual(queue)
     working = message("a", "old", age=9)
     new_b, new_c = message("b", "rb"), message("c", "rc")
-    with heartbeat.track([working]):
+    with heartbeat.tracking([working]):
         assert heartbeat.fresh([new_b, message("a", "new", age=6), new_c]) == [new_b, new_c]
     assert working.receipt_handle == "new"
 
@@ -129,7 +129,7 @@ def test_a_redelivery_of_work_in_progress_is_not_processed_twice() -> None:
     worker.heartbeat.stop()
     in_progress = message("a", "old")
     queue.receives = [[message("a", "new"), message("b", "rb")]]
-    with capture_logs() as logs, worker.heartbeat.track([in_progress]):
+    with capture_logs() as logs, worker.heartbeat.tracking([in_progress]):
         assert worker.run_once() == 1
     assert worker.batches == [["b"]]
     assert in_progress.receipt_handle == "new"

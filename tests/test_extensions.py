@@ -12,14 +12,15 @@ from typing import Any
 
 import pytest
 import zope.component.testing
-from zope.component import getUtility, queryUtility
+from zope.component import getGlobalSiteManager, getUtility, queryUtility
 from zope.event import notify
 
 from briefy.choreographer.admin.introspect import choreography
-from briefy.choreographer.bootstrap import StartupError, extensions, load_zcml, reset_zcml
 from briefy.choreographer.config import Settings
-from briefy.choreographer.events import IInternalEvent, event_factory, parse_event
+from briefy.choreographer.errors import StartupError
+from briefy.choreographer.events import IInternalEvent, internal_event, parse_event
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.site import extensions, load_site, reset_site
 from briefy.common.interfaces import IQueue
 from tests.packages import SLACK, install_extension, install_project
 from tests.support import LEAD_DATA, event
@@ -40,10 +41,10 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     target.mkdir()
     monkeypatch.syspath_prepend(str(target))
     zope.component.testing.setUp()
-    reset_zcml()
+    reset_site()
     yield target
     zope.component.testing.tearDown()
-    reset_zcml()
+    reset_site()
     for name, module in list(sys.modules.items()):
         if str(getattr(module, "__file__", "") or "").startswith(str(target)):
             del sys.modules[name]
@@ -51,14 +52,19 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def wiring(event_name: str) -> list[tuple[str, int, str]]:
     """(action, weight, queue) of each registered action of an event."""
-    return [(a.name, a.weight, a.queue) for a in choreography() if a.event_name == event_name]
+    return [
+        (a.name, a.weight, a.queue)
+        for a in choreography(getGlobalSiteManager())
+        if a.event_name == event_name
+    ]
 
 
 def plan(body: dict[str, Any]) -> list[Any]:
     """The actions an event message plans, in order, as the worker plans them."""
-    outbox = PlanningOutbox()
+    registry = getGlobalSiteManager()
+    outbox = PlanningOutbox(dict(registry.getUtilitiesFor(IQueue)))
     message = parse_event(json.dumps(body))
-    notify(event_factory(message.event_name)(message, outbox))
+    notify(internal_event(message, outbox, registry))
     return outbox.planned
 
 
@@ -76,7 +82,7 @@ def test_installed_extension_is_found(site: Path) -> None:
 def test_extension_joins_the_choreography(site: Path) -> None:
     """Its queue, event and actions are registered next to the reference ones."""
     install_project(SLACK, site)
-    load_zcml(Settings())
+    load_site(Settings())
     assert getUtility(IQueue, name="slack.queue").default_queue_name == "slack"
     assert queryUtility(IInternalEvent, name="deal.won") is not None
     assert wiring("lead.created") == [
@@ -88,7 +94,7 @@ def test_extension_joins_the_choreography(site: Path) -> None:
 def test_extension_action_plans_its_payload(site: Path) -> None:
     """lead.created plans the mail first, then the Slack message with its payload."""
     install_project(SLACK, site)
-    load_zcml(Settings())
+    load_site(Settings())
     lead = event("lead.created", LEAD_DATA)
     mail, slack = plan(lead)
     assert (mail.name, slack.name) == ("lead.created.mail", "slack.lead.created")
@@ -101,7 +107,7 @@ def test_extension_action_plans_its_payload(site: Path) -> None:
 def test_extension_event_runs_its_handler(site: Path) -> None:
     """The new deal.won event reaches the extension's handler and action."""
     install_project(SLACK, site)
-    load_zcml(Settings())
+    load_site(Settings())
     data = {"title": "Acme", "amount": 1200, "currency": "EUR", "owner": "Grace"}
     [won] = plan(event("deal.won", data))
     assert json.loads(won.message.body)["text"] == "Deal won: Acme (1200 EUR) by Grace"
@@ -115,7 +121,7 @@ def test_site_include_and_entry_point_load_once(site: Path, tmp_path: Path) -> N
         '<configure xmlns="http://namespaces.zope.org/zope">'
         '<include package="briefy.choreographer" /><include package="slack_extension" /></configure>'
     )
-    load_zcml(Settings(zcml=str(zcml)))
+    load_site(Settings(zcml=str(zcml)))
     assert [p.name for p in plan(event("lead.created", LEAD_DATA))] == [
         "lead.created.mail",
         "slack.lead.created",
@@ -125,7 +131,7 @@ def test_site_include_and_entry_point_load_once(site: Path, tmp_path: Path) -> N
 def test_extensions_setting_none_loads_only_the_site(site: Path) -> None:
     """CHOREOGRAPHER_EXTENSIONS=none leaves installed extensions out."""
     install_project(SLACK, site)
-    load_zcml(Settings.from_env({"CHOREOGRAPHER_EXTENSIONS": "none"}))
+    load_site(Settings.from_env({"CHOREOGRAPHER_EXTENSIONS": "none"}))
     assert queryUtility(IQueue, name="slack.queue") is None
 
 
@@ -133,7 +139,7 @@ def test_extensions_setting_with_an_unknown_name_fails(site: Path) -> None:
     """Naming an extension that is not installed stops start-up, listing what is installed."""
     install_project(SLACK, site)
     with pytest.raises(StartupError, match=r"'teams', which is not installed; installed: slack"):
-        load_zcml(Settings.from_env({"CHOREOGRAPHER_EXTENSIONS": "slack, teams"}))
+        load_site(Settings.from_env({"CHOREOGRAPHER_EXTENSIONS": "slack, teams"}))
 
 
 def test_two_packages_declaring_one_extension_name_fail(site: Path) -> None:
@@ -141,7 +147,7 @@ def test_two_packages_declaring_one_extension_name_fail(site: Path) -> None:
     install_extension(site, "acme-one", "twin", "twin_one", {"__init__.py": "", "configure.zcml": GOOD_ZCML})
     install_extension(site, "acme-two", "twin", "twin_two", {"__init__.py": "", "configure.zcml": GOOD_ZCML})
     with pytest.raises(StartupError, match=r"extension 'twin'.*acme-(one|two) 0\.1.*acme-(one|two) 0\.1"):
-        load_zcml(Settings())
+        load_site(Settings())
 
 
 def test_extensions_setting_reads_a_list() -> None:
@@ -157,7 +163,7 @@ def test_malformed_zcml_names_the_extension(site: Path) -> None:
         site, "acme-broken", "broken", "broken_xml", {"__init__.py": "", "configure.zcml": "<configure"}
     )
     with pytest.raises(StartupError) as raised:
-        load_zcml(Settings())
+        load_site(Settings())
     message = str(raised.value)
     assert "extension 'broken'" in message and "acme-broken 0.1" in message and "configure.zcml" in message
 
@@ -169,7 +175,7 @@ def test_bad_registration_names_the_extension(site: Path) -> None:
         site, "acme-missing", "missing", "broken_dotted", {"__init__.py": "", "configure.zcml": bad}
     )
     with pytest.raises(StartupError, match=r"(?s)extension 'missing'.*broken_dotted\.nope"):
-        load_zcml(Settings())
+        load_site(Settings())
 
 
 def test_conflicting_registration_names_the_extension(site: Path) -> None:
@@ -179,7 +185,7 @@ def test_conflicting_registration_names_the_extension(site: Path) -> None:
         site, "acme-clash", "clash", "clashing_ext", {"__init__.py": "", "configure.zcml": clash}
     )
     with pytest.raises(StartupError, match=r"(?s)with extension 'clash'.*[Cc]onflict"):
-        load_zcml(Settings())
+        load_site(Settings())
 
 
 def test_unimportable_extension_is_named(site: Path) -> None:
@@ -188,7 +194,7 @@ def test_unimportable_extension_is_named(site: Path) -> None:
         site, "acme-ghost", "ghost", "ghost_ext", {"__init__.py": "raise ImportError('no deps')"}
     )
     with pytest.raises(StartupError, match=r"cannot import extension 'ghost'.*ImportError: no deps"):
-        load_zcml(Settings())
+        load_site(Settings())
 
 
 def test_extension_writing_to_an_unknown_queue_fails_the_wiring_check(site: Path) -> None:
@@ -209,7 +215,7 @@ def test_extension_writing_to_an_unknown_queue_fails_the_wiring_check(site: Path
     }
     install_extension(site, "acme-lost", "lost", "lost_ext", files)
     with pytest.raises(StartupError, match=r"'lost' writes to 'nowhere.queue'"):
-        load_zcml(Settings())
+        load_site(Settings())
 
 
 def test_a_good_extension_without_actions_loads(site: Path) -> None:
@@ -217,7 +223,7 @@ def test_a_good_extension_without_actions_loads(site: Path) -> None:
     install_extension(
         site, "acme-empty", "empty", "empty_ext", {"__init__.py": "", "configure.zcml": GOOD_ZCML}
     )
-    load_zcml(Settings())
+    load_site(Settings())
     assert wiring("lead.created") == [("lead.created.mail", 100, "mail.queue")]
 
 

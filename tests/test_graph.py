@@ -19,6 +19,7 @@ from briefy.choreographer.cli.graph import Graph, build, dot, mermaid
 from briefy.choreographer.config import Settings
 from briefy.choreographer.data.lead import LeadDTO
 from briefy.choreographer.events.lead import ILeadCreated
+from briefy.choreographer.site import load_site
 
 README = Path(__file__).resolve().parent.parent / "README.rst"
 
@@ -33,7 +34,7 @@ def dot_edges(text: str) -> set[tuple[str, str]]:
 
 def test_reference_choreography_is_drawn_from_queue_to_queue(registry: Any) -> None:
     """events queue -> lead.created -> LeadHandler -> lead.created.mail -> mail.queue, and mail.sent."""
-    edges = mermaid_edges(mermaid(build(Settings())))
+    edges = mermaid_edges(mermaid(build(load_site(Settings()))))
     chain = [
         "queue_events_queue",
         "event_lead_created",
@@ -49,14 +50,14 @@ def test_reference_choreography_is_drawn_from_queue_to_queue(registry: Any) -> N
 
 def test_actions_show_weight_and_condition(registry: Any) -> None:
     """Each action's node names its weight and its ``available`` condition."""
-    text = mermaid(build(Settings()))
+    text = mermaid(build(load_site(Settings())))
     assert "lead.created.mail<br/>weight 100<br/>when: Only internal leads get the mail" in text
     assert "mail.sent.notification<br/>weight 100<br/>when: always" in text
 
 
 def test_handler_without_actions_is_drawn_once(registry: Any) -> None:
     """The logger, reached by every event, is one node with an edge from each event."""
-    text = mermaid(build(Settings()))
+    text = mermaid(build(load_site(Settings())))
     assert text.count('handler_logger_handler["logger.handler"]') == 1
     sources = {s for s, t in mermaid_edges(text) if t == "handler_logger_handler"}
     assert sources == {"event_lead_created", "event_mail_sent", "event_any_other_name"}
@@ -64,7 +65,7 @@ def test_handler_without_actions_is_drawn_once(registry: Any) -> None:
 
 def test_dot_has_the_same_edges_as_mermaid(registry: Any) -> None:
     """Both formats draw the same graph."""
-    graph = build(Settings())
+    graph = build(load_site(Settings()))
     text = dot(graph)
     assert text.startswith("digraph choreography {") and text.endswith("}")
     assert dot_edges(text) == mermaid_edges(mermaid(graph))
@@ -75,7 +76,7 @@ def test_queues_are_named_as_the_settings_name_them(registry: Any) -> None:
     settings = Settings(
         queue_names={"CHOREOGRAPHER_MAIL_QUEUE": "acme-mail", "CHOREOGRAPHER_EVENTS_QUEUE": "ev.fifo"}
     )
-    text = mermaid(build(settings))
+    text = mermaid(build(load_site(settings)))
     assert "mail.queue<br/>SQS: acme-mail" in text
     assert "events.queue<br/>SQS: ev.fifo" in text
     assert "dead letters<br/>SQS: events-dlq.fifo" in text
@@ -97,7 +98,7 @@ class EarlyAudit(Action):
 def test_newly_registered_actions_appear_in_weight_order(registry: Any) -> None:
     """An action added to the registry shows up, ordered by weight, with its condition."""
     getGlobalSiteManager().registerAdapter(EarlyAudit, provided=IAction, name="lead.created.audit")
-    text = mermaid(build(Settings()))
+    text = mermaid(build(load_site(Settings())))
     assert "lead.created.audit<br/>weight 10<br/>when: Leads with a category" in text
     assert ("action_lead_created_audit", "queue_notification_queue") in mermaid_edges(text)
     assert text.index("action_lead_created_audit(") < text.index("action_lead_created_mail(")

@@ -17,7 +17,9 @@ from briefy.choreographer.data.mail import MailDTO
 from briefy.choreographer.events import IInternalEvent, InternalEvent, parse_event
 from briefy.choreographer.events.lead import ILeadCreated, ILeadEvent, LeadCreated
 from briefy.choreographer.events.mail import IMailEvent, IMailSent, MailSent
-from briefy.choreographer.pipeline.outbox import ImmediateOutbox, IOutbox, PlanningOutbox
+from briefy.choreographer.interfaces import IOutbox
+from briefy.choreographer.pipeline.listeners import Listeners, LogLines, PipelineListener
+from briefy.choreographer.pipeline.outbox import ImmediateOutbox, PlanningOutbox
 from briefy.choreographer.queues.mail import MailQueue
 from briefy.choreographer.queues.notification import NotificationQueue
 from briefy.common.interfaces import IEvent, IQueue
@@ -61,7 +63,23 @@ def test_dtos_and_actions_provide_their_interfaces() -> None:
     assert verifyObject(IAction, MailSentNotification(MailDTO(mail), mail))
 
 
-@pytest.mark.parametrize("factory", [ImmediateOutbox, PlanningOutbox])
-def test_outboxes_provide_ioutbox(factory: type) -> None:
+@pytest.mark.parametrize("outbox", [ImmediateOutbox(), PlanningOutbox({})], ids=["immediate", "planning"])
+def test_outboxes_provide_ioutbox(outbox: Any) -> None:
     """Each outbox provides IOutbox."""
-    assert verifyObject(IOutbox, factory())
+    assert verifyObject(IOutbox, outbox)
+
+
+def test_the_spec_import_paths_name_the_documented_contracts() -> None:
+    """The contracts are the same objects wherever extension authors import them from."""
+    from briefy.choreographer import interfaces
+
+    assert IInternalEvent is interfaces.IInternalEvent
+    assert IAction is interfaces.IAction
+    assert IDataTransferObject is interfaces.IDataTransferObject
+
+
+@pytest.mark.parametrize("listener", [LogLines(), Listeners([])], ids=["log_lines", "listeners"])
+def test_listeners_hear_every_outcome(listener: PipelineListener) -> None:
+    """Every listener answers each hook the pipeline calls (the base class's)."""
+    hooks = [name for name in vars(PipelineListener) if not name.startswith("_")]
+    assert hooks and all(callable(getattr(listener, hook)) for hook in hooks)

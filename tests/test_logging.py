@@ -146,7 +146,7 @@ def test_correlation_ids_of_an_event() -> None:
 
 def worker_logs(app: Application, body: dict[str, Any], faults: str | None = None) -> list[dict[str, Any]]:
     """The log lines (with the bound context merged) of one worker turn on ``body``."""
-    worker = Worker(app.events, app.settings, app.dead_letters)  # type: ignore[arg-type]
+    worker = Worker(app)
     if faults:
         Faults(app.client).fail("SendMessageBatch", how=faults, when=to_queue("/mail"))
     app.client.send_message(QueueUrl=app.events.url, MessageBody=json.dumps(body))  # type: ignore[union-attr]

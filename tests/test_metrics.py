@@ -24,8 +24,8 @@ class Run:
 
     def __init__(self, app: Application) -> None:
         self.app = app
-        self.metrics = Metrics()
-        self.worker = Worker(app.events, app.settings, app.dead_letters, metrics=self.metrics)  # type: ignore[arg-type]
+        self.worker = Worker(app)
+        self.metrics = self.worker.metrics
 
     def send(self, *bodies: Any) -> None:
         url = self.app.events.url  # type: ignore[union-attr]
@@ -142,7 +142,7 @@ def test_in_flight_reads_the_heartbeat(run: Run) -> None:
     """The in-flight gauge shows the messages the heartbeat tracks, at scrape time."""
     run.metrics.watch_worker(run.worker)
     messages = [SQSMessage(f"m{i}", f"r{i}", "{}") for i in range(3)]
-    with run.worker.heartbeat.track(messages):
+    with run.worker.heartbeat.tracking(messages):
         assert run.value("choreographer_messages_in_flight") == 3
     assert run.value("choreographer_messages_in_flight") == 0
     run.worker.heartbeat.stop()

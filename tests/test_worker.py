@@ -9,10 +9,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from briefy.choreographer.bootstrap import Application
-from briefy.choreographer.config import Settings
 from briefy.choreographer.worker import Worker
 from tests.faults import Faults, to_queue
-from tests.support import LEAD_DATA, MAIL_DATA, event
+from tests.support import LEAD_DATA, MAIL_DATA, event, with_settings
 
 
 class Harness:
@@ -21,7 +20,7 @@ class Harness:
     def __init__(self, app: Application) -> None:
         self.app = app
         self.client = app.client
-        self.worker = Worker(app.events, app.settings, app.dead_letters)  # type: ignore[arg-type]
+        self.worker = Worker(app)
         self.urls = {name: queue.url for name, queue in app.queues.items()}
         self.urls["dlq"] = app.dead_letters.url  # type: ignore[union-attr]
 
@@ -150,8 +149,7 @@ def test_receive_failure_is_logged_and_survived(harness: Harness) -> None:
 
 def test_attempts_exhausted_go_to_the_dlq(app: Application) -> None:
     """After max_attempts failed attempts the event is dead-lettered with the last error."""
-    settings = Settings(endpoint_url="http://mocked", wait_time=0, max_attempts=1)
-    harness = Harness(Application(settings, app.client, app.events, app.dead_letters, app.queues))
+    harness = Harness(with_settings(app, max_attempts=1))
     Faults(harness.client).fail("SendMessageBatch", how="5xx", when=to_queue("/mail"))
     harness.send(event("lead.created", LEAD_DATA))
     harness.worker.run_once()

@@ -15,7 +15,9 @@ import pytest
 from structlog.testing import capture_logs
 
 from briefy.choreographer.bootstrap import Application
-from briefy.choreographer.worker import DEAD_LETTER_HOLD, Worker
+from briefy.choreographer.pipeline.plan import Planner
+from briefy.choreographer.pipeline.settle import DEAD_LETTER_HOLD
+from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import SQSMessage
 from tests.support import LEAD_DATA, TEST_SEAL, event
 from tests.test_worker import Harness
@@ -123,20 +125,22 @@ def test_integers_beyond_64_bits_reach_the_output_exactly(harness: Harness, numb
     assert f'"CATEGORY":{number}' in mail["Body"]
 
 
-class BrokenPlan(Worker):
-    """A worker with a bug in planning one particular message (a stand-in for any bug of ours)."""
+class BrokenPlanner(Planner):
+    """A planner with a bug on one particular message (a stand-in for any bug of ours)."""
 
-    def plan(self, job: Any) -> None:
+    def _plan(self, job: Any) -> None:
         if "boom" in job.message.body:
             raise RuntimeError("a bug")
-        super().plan(job)
+        super()._plan(job)
 
 
 def test_a_bug_planning_one_message_is_that_messages_alone(app: Application) -> None:
     """The other messages of the batch settle; the one hit by the bug is dead-lettered with a reason."""
-    worker = BrokenPlan(app.events, app.settings, app.dead_letters)  # type: ignore[arg-type]
     harness = Harness(app)
-    harness.worker = worker
+    worker = harness.worker
+    worker.planner = BrokenPlanner(
+        app.registry, app.queues, worker.seal, worker.memory, worker.max_attempts, worker.listener
+    )
     harness.send(event("lead.created", LEAD_DATA))
     harness.send(event("lead.created", {**LEAD_DATA, "note": "boom"}))
     with capture_logs() as logs:
@@ -149,7 +153,7 @@ def test_a_bug_planning_one_message_is_that_messages_alone(app: Application) -> 
 
 def test_a_message_whose_attributes_cannot_be_read_is_dead_lettered(app: Application) -> None:
     """Attributes of a shape no SQS message has (not text): invalid_attributes, with the reason."""
-    worker = Worker(app.events, app.settings, app.dead_letters)  # type: ignore[arg-type]
+    worker = Worker(app)
     odd: dict[str, Any] = {"choreographer.state": 5, "choreographer.seal": 6}
     job = worker.job(SQSMessage("m-1", "r", "{}", {}, odd))
     assert job.bad is not None and job.bad.error_type == "invalid_attributes"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,25 @@ def test_an_unreachable_endpoint_at_start_up_fails_after_the_timeout(pair_queues
         worker.kill()
     assert worker.find("sqs_unreachable")
     assert any("SQS is unreachable" in line for line in worker.raw)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_while_waiting_for_sqs_at_start_up_stops_it(
+    pair_queues: DeliveryQueues, signum: int
+) -> None:
+    """A worker still waiting for SQS at start-up hears SIGTERM (as PID 1 of a container it would
+    not, with no handler): it stops then and there, exit 0, nothing having been received."""
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    env = worker_env(endpoint, pair_queues, CHOREOGRAPHER_STARTUP_TIMEOUT="300")
+    worker = WorkerProcess(env).start(ready="sqs_unreachable")
+    try:
+        worker.send_signal(signum)
+        assert exit_code(worker) == 0
+    finally:
+        worker.kill()
+    [stopped] = worker.find("worker_stopped")
+    assert (stopped["during"], stopped["signal"]) == ("start-up", signal.Signals(signum).name)
+    assert not worker.find("startup_failed")
 
 
 def test_an_endpoint_that_comes_back_during_start_up_lets_the_worker_start(

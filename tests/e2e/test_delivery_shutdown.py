@@ -45,25 +45,55 @@ def test_a_signal_mid_batch_finishes_the_batch_and_exits_0(
     assert worker.find("worker_stopped")
 
 
-def test_messages_received_after_the_stop_are_released_at_once(
+def held_receive(
+    proxy: FaultProxy, moto_server: MotoServer, visibility_timeout: int
+) -> tuple[DeliveryQueues, WorkerProcess]:
+    """A worker whose receive holds 3 events, its answer held back by the proxy."""
+    queues = fresh_queues(moto_server, visibility_timeout=visibility_timeout)
+    # Held from the worker's first receive on: none may slip through with the events.
+    proxy.fail("ReceiveMessage", how="hold_deliveries", times=None, seconds=60)
+    worker = WorkerProcess(worker_env(proxy.url, queues, CHOREOGRAPHER_CONCURRENCY="1")).start()
+    queues.send_batch([event("lead.created", LEAD_DATA) for _ in range(3)])  # all at once
+    # moto may hand the three to one receive or split them: the held one has at least one.
+    until(lambda: queues.counts()[1] > 0 and proxy.held == 1, what="a held receive with events")
+    return queues, worker
+
+
+def test_messages_a_receive_returns_after_the_stop_are_released_at_once(
     proxy: FaultProxy, moto_server: MotoServer
 ) -> None:
-    """A receive that returns after the signal hands its messages back at once, unprocessed."""
-    queues = fresh_queues(moto_server, visibility_timeout=30)
-    worker = WorkerProcess(worker_env(proxy.url, queues, CHOREOGRAPHER_CONCURRENCY="1")).start()
+    """A receive that returns within the grace after the signal hands its messages back at once."""
+    queues, worker = held_receive(proxy, moto_server, visibility_timeout=30)
+    in_flight = queues.counts()[1]
     try:
-        proxy.fail("ReceiveMessage", how="hold", times=None, seconds=3)
-        proxy.wait_held()  # the one pipeline's receives are held from now on
-        queues.send_batch([event("lead.created", LEAD_DATA) for _ in range(3)])  # all at once
-        until(lambda: queues.counts() == (0, 3) and proxy.held == 1, what="a held receive with the events")
         worker.send_signal(signal.SIGTERM)
+        worker.wait_for("worker_stopping")
+        proxy.release()  # the answer arrives now, within the stop's grace for receives
         assert exit_code(worker) == 0
     finally:
         worker.kill()
     [released] = worker.find("messages_released")
-    assert (released["count"], released["failed"]) == (3, 0)
+    assert (released["count"], released["failed"]) == (in_flight, 0)
     assert queues.counts() == (3, 0)
     assert worker.find("event_dispatched") == []
+
+
+def test_a_receive_in_progress_does_not_hold_the_stop(proxy: FaultProxy, moto_server: MotoServer) -> None:
+    """A receive whose answer does not come within the grace is not waited for: the worker exits at once,
+    and what SQS handed that receive comes back after its visibility timeout, to be choreographed."""
+    queues, worker = held_receive(proxy, moto_server, visibility_timeout=2)
+    try:
+        worker.send_signal(signal.SIGTERM)
+        assert exit_code(worker) == 0
+        assert proxy.held == 1  # it exited while its receive was still waiting for the answer
+    finally:
+        worker.kill()
+    proxy.up()
+    proxy.release()
+    with running(WorkerProcess(worker_env(proxy.url, queues))) as second:
+        mails = queues.drain("mail", expected=3, timeout=30)
+        assert second.stop() == 0
+    assert len(mails) == 3
 
 
 def test_the_shutdown_timeout_bounds_a_graceful_stop(proxy: FaultProxy, moto_server: MotoServer) -> None:

@@ -1,187 +1,82 @@
-"""Bootstrap: the one step that loads ZCML, creates the SQS client and binds queues.
+"""Bootstrap: the one step that loads the site, creates the SQS client and binds the queues.
 
-Entry points call it; importing any module of the package does none of this.
+Entry points call ``bootstrap`` (the worker) or ``load_site`` (tools that need no
+SQS); importing any module of the package does none of this. What it returns is
+complete: the worker and the tools receive it and look nothing up themselves.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from importlib import resources
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import structlog
 from botocore.config import Config
 from botocore.exceptions import NoRegionError
-from zope.component import getGlobalSiteManager, getUtilitiesFor, getUtility
-from zope.configuration import xmlconfig
-from zope.configuration.exceptions import ConfigurationError
 
-from briefy.choreographer.actions import IAction
 from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.config import Settings, queue_setting
+from briefy.choreographer.errors import StartupError
+from briefy.choreographer.site import Site, load_site
 from briefy.common.embedded import EmbeddedSQS, EmbeddedUnavailable
 from briefy.common.errors import QueueNotFound, error_code, is_transient
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
-from briefy.common.queue.event import EventQueue
+from briefy.common.queue.event import EVENTS_QUEUE, EventQueue
+
+__all__ = ["Application", "StartupError", "bootstrap", "connect", "load_site", "make_client", "tool_client"]
 
 log = structlog.get_logger(__name__)
 
 #: Credentials the embedded endpoint accepts (it accepts any; none are secret).
 EMBEDDED_CREDENTIALS = {"aws_access_key_id": "embedded", "aws_secret_access_key": "embedded"}
 
-
-class StartupError(RuntimeError):
-    """The choreographer cannot start: the message says why and what to do."""
+T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Application:
-    """What bootstrap built: settings, the SQS client and the bound queues."""
+    """What the worker runs with: the site, the SQS client and every queue, bound."""
 
-    settings: Settings
-    client: Any = None
-    events: EventQueue | None = None
-    dead_letters: Queue | None = None
-    queues: dict[str, Any] = field(default_factory=dict)
-    embedded: EmbeddedSQS | None = None
+    site: Site
+    client: Any
+    events: EventQueue
+    dead_letters: Queue
+    #: Every queue utility by name (``events.queue`` and the output queues), bound to SQS.
+    queues: Mapping[str, IQueue]
+    #: True when the worker serves the SQS endpoint itself (development).
+    embedded: bool = False
+    _resources: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
+
+    @property
+    def settings(self) -> Settings:
+        return self.site.settings
+
+    @property
+    def registry(self) -> Any:
+        """The component registry holding the choreography."""
+        return self.site.registry
 
     @property
     def endpoint(self) -> str:
         """The SQS endpoint the client talks to."""
-        return str(self.client.meta.endpoint_url) if self.client is not None else ""
+        return str(self.client.meta.endpoint_url)
+
+    @property
+    def region(self) -> str:
+        return str(self.client.meta.region_name)
 
     def close(self) -> None:
-        """Stop the embedded endpoint, if there is one."""
-        if self.embedded is not None:
-            self.embedded.stop()
-
-
-def site_zcml(settings: Settings) -> str:
-    """The path of the site ``configure.zcml`` the worker loads."""
-    if settings.zcml:
-        return settings.zcml
-    return str(resources.files("briefy.choreographer") / "site.zcml")
-
-
-#: The entry point group of extension packages: ``name = package``, whose
-#: ``configure.zcml`` is loaded after the site configuration.
-EXTENSIONS = "briefy.choreographer.extensions"
-
-_loaded: set[str] = set()
-
-
-def load_zcml(settings: Settings) -> None:
-    """Load the site ZCML and the installed extensions (once per process); check wiring.
-
-    The site file and every extension are read in one configuration context, so a
-    package both included by the site file and installed as an extension is
-    loaded once, and conflicting registrations are reported with their files.
-    """
-    path = site_zcml(settings)
-    if path in _loaded:
-        return
-    try:
-        context = xmlconfig.file(path, execute=False)
-    except (ConfigurationError, OSError) as error:
-        raise StartupError(f"cannot load the choreography configuration {path}: {error}") from error
-    chosen = extensions(settings)
-    for entry_point in chosen:
-        include_extension(context, entry_point)
-    try:
-        context.execute_actions()
-    except ConfigurationError as error:
-        raise StartupError(
-            f"cannot load the choreography configuration {path}{_culprit(error, chosen)}: {error}"
-        ) from error
-    _loaded.add(path)
-    if chosen:
-        log.info("extensions_loaded", extensions={ep.name: ep.module for ep in chosen})
-    check_wiring()
-
-
-def extensions(settings: Settings) -> list[EntryPoint]:
-    """The installed extensions to load, by name (``CHOREOGRAPHER_EXTENSIONS`` chooses)."""
-    installed: dict[str, EntryPoint] = {}
-    for entry_point in entry_points(group=EXTENSIONS):
-        other = installed.setdefault(entry_point.name, entry_point)
-        if other.value != entry_point.value:
-            raise StartupError(
-                f"two installed packages declare the extension {entry_point.name!r}: "
-                f"{_origin(other)} and {_origin(entry_point)}; uninstall one"
-            )
-    if settings.extensions is None:
-        return [installed[name] for name in sorted(installed)]
-    unknown = [name for name in settings.extensions if name not in installed]
-    if unknown:
-        raise StartupError(
-            f"CHOREOGRAPHER_EXTENSIONS names {', '.join(map(repr, unknown))}, which "
-            f"{'is' if len(unknown) == 1 else 'are'} not installed; installed: "
-            f"{', '.join(sorted(installed)) or 'none'}"
-        )
-    return [installed[name] for name in settings.extensions]
-
-
-def _origin(entry_point: EntryPoint) -> str:
-    """The entry point's value and, when known, the distribution declaring it."""
-    origin = repr(entry_point.value)
-    if entry_point.dist is not None:
-        origin += f" of {entry_point.dist.name} {entry_point.dist.version}"
-    return origin
-
-
-def include_extension(context: Any, entry_point: EntryPoint) -> None:
-    """Read an extension's ``configure.zcml`` into ``context`` (not executed yet)."""
-    where = f"extension {entry_point.name!r} ({EXTENSIONS} entry point {_origin(entry_point)})"
-    try:
-        package = importlib.import_module(entry_point.module)
-    except Exception as error:
-        raise StartupError(f"cannot import {where}: {type(error).__name__}: {error}") from error
-    try:
-        xmlconfig.file("configure.zcml", package=package, context=context, execute=False)
-    except (ConfigurationError, OSError) as error:
-        raise StartupError(f"cannot load the configure.zcml of {where}: {error}") from error
-
-
-def _culprit(error: Exception, chosen: list[EntryPoint]) -> str:
-    """Name the extensions whose files an error of the whole configuration mentions."""
-    text = str(error)
-    named = []
-    for entry_point in chosen:
-        module = importlib.import_module(entry_point.module)
-        folders = [str(folder) for folder in getattr(module, "__path__", [])]
-        if any(folder in text for folder in folders):
-            named.append(repr(entry_point.name))
-    return f" (with extension {', '.join(named)})" if named else ""
-
-
-def reset_zcml() -> None:
-    """Forget what ``load_zcml`` loaded (tests clean the registry themselves)."""
-    _loaded.clear()
-
-
-def check_wiring() -> None:
-    """Every action must write to a registered queue utility."""
-    registry = getGlobalSiteManager()
-    queues = {name for name, _ in getUtilitiesFor(IQueue)}
-    if "events.queue" not in queues:
-        raise StartupError("no 'events.queue' utility is registered: include briefy.common")
-    for registration in registry.registeredAdapters():
-        if registration.provided.isOrExtends(IAction):
-            queue_name = getattr(registration.factory, "_queue_name", "")
-            if queue_name not in queues:
-                raise StartupError(
-                    f"action {registration.name!r} writes to {queue_name!r}, "
-                    "which is not a registered queue utility"
-                )
+        """Stop what bootstrap started (the embedded endpoint, if any)."""
+        self._resources.close()
 
 
 def make_client(settings: Settings, endpoint_url: str | None = None, overrides: Config | None = None) -> Any:
-    """The process's one SQS client; boto3 finds endpoint, region and credentials itself.
+    """An SQS client; boto3 finds endpoint, region and credentials itself.
 
     Only the embedded endpoint is passed explicitly. ``overrides`` changes the
     client's configuration (the readiness probe wants short timeouts).
@@ -209,41 +104,45 @@ def make_client(settings: Settings, endpoint_url: str | None = None, overrides: 
         raise StartupError("no AWS region: set AWS_DEFAULT_REGION") from error
 
 
-def cli_client(settings: Settings) -> Any:
+def tool_client(settings: Settings) -> Any:
     """A client for command-line tools: the embedded endpoint's address in development."""
     return make_client(settings, settings.embedded_url if settings.embedded else None)
 
 
-def connect_queues(app: Application) -> None:
-    """Bind every queue utility (and the DLQ); name every missing queue in one error."""
-    settings = app.settings
+def connect(
+    site: Site, client: Any, *, embedded: bool = False, resources: ExitStack | None = None
+) -> Application:
+    """Bind every queue utility of the site (and the DLQ) through ``client``; name every
+    missing queue in one error."""
+    settings = site.settings
     missing: list[str] = []
-    for name, queue in sorted(getUtilitiesFor(IQueue)):
+    queues: dict[str, IQueue] = {}
+    for name, queue in sorted(site.registry.getUtilitiesFor(IQueue)):
         queue_name = settings.queue_name(name, queue.default_queue_name)
         try:
-            _patiently(settings, queue.connect, app.client, queue_name)
+            _patiently(settings, queue.connect, client, queue_name)
         except QueueNotFound:
             missing.append(f"{queue_name!r} ({name}, set by {queue_setting(name)})")
             continue
-        app.queues[name] = queue
-    app.events = getUtility(IQueue, name="events.queue")
-    if app.events.url is not None:
-        dlq_name = settings.dead_letter_queue
+        queues[name] = queue
+    events = queues.get(EVENTS_QUEUE)
+    dead_letters = None
+    if isinstance(events, EventQueue):
         try:
-            app.dead_letters = _patiently(
-                settings,
-                lambda: app.events.connect_dead_letters(app.client, dlq_name),  # type: ignore[union-attr]
+            dead_letters = _patiently(
+                settings, events.connect_dead_letters, client, settings.dead_letter_queue
             )
         except QueueNotFound as error:
             missing.append(f"{error.args[0]!r} (dead letters, set by CHOREOGRAPHER_DEAD_LETTER_QUEUE)")
-    if missing:
+    if missing or not isinstance(events, EventQueue) or dead_letters is None:
         raise StartupError(
-            f"missing SQS queues at {app.endpoint}: {', '.join(missing)}. "
+            f"missing SQS queues at {client.meta.endpoint_url}: {', '.join(missing)}. "
             "Create them (choreographer queues create) or name existing ones."
         )
+    return Application(site, client, events, dead_letters, queues, embedded, resources or ExitStack())
 
 
-def _patiently(settings: Settings, call: Any, *args: Any) -> Any:
+def _patiently(settings: Settings, call: Callable[..., T], *args: Any) -> T:
     """Run ``call``, retrying transient failures (SQS unreachable) up to the start-up timeout."""
     deadline = time.monotonic() + settings.startup_timeout
     delay = 0.5
@@ -262,25 +161,26 @@ def _patiently(settings: Settings, call: Any, *args: Any) -> Any:
             delay = min(delay * 2, 10.0)
 
 
-def bootstrap(settings: Settings, *, connect: bool = True) -> Application:
-    """Load the choreography and, with ``connect``, reach SQS and bind the queues.
+def bootstrap(settings: Settings) -> Application:
+    """Load the site, reach SQS and bind the queues.
 
     In development with no endpoint configured this starts the embedded endpoint
     and creates the queues on it.
     """
-    load_zcml(settings)
-    app = Application(settings)
-    if not connect:
-        return app
-    if settings.embedded:
-        app.embedded = EmbeddedSQS(settings.embedded_host, settings.embedded_port)
-        try:
-            app.embedded.start()
-        except EmbeddedUnavailable as error:
-            raise StartupError(str(error)) from error
-        app.client = make_client(settings, app.embedded.url)
-        create_queues(app.client, settings)
-    else:
-        app.client = make_client(settings)
-    connect_queues(app)
-    return app
+    site = load_site(settings)
+    resources = ExitStack()
+    if not settings.embedded:
+        return connect(site, make_client(settings), resources=resources)
+    embedded = EmbeddedSQS(settings.embedded_host, settings.embedded_port)
+    try:
+        embedded.start()
+    except EmbeddedUnavailable as error:
+        raise StartupError(str(error)) from error
+    resources.callback(embedded.stop)
+    try:
+        client = make_client(settings, embedded.url)
+        create_queues(client, site.registry, settings)
+        return connect(site, client, embedded=True, resources=resources)
+    except BaseException:
+        resources.close()
+        raise

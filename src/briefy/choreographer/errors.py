@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+#: Every ``error_type`` a dead letter may carry, and when (one home: the tools, the
+#: docs and the contract read it). ``moved_by_sqs`` is no error of ours: a letter SQS's
+#: own redrive policy moved carries no reason at all.
+ERROR_TYPES = {
+    "invalid_json": "the body is not JSON (or nested deeper than 1024 levels)",
+    "not_an_object": "the body is JSON but not an object",
+    "missing_field": "event_name, guid, created_at or data missing or null",
+    "wrong_type": "a field of the wrong type (an empty event_name or guid included)",
+    "invalid_datetime": "created_at is not an ISO 8601 date-time",
+    "invalid_payload": "the output queue's schema rejects the payload",
+    "transform_failed": "transform() raised on this data",
+    "output_rejected": "the output queue refused the message for good (too big, ...)",
+    "handler_failed": "a handler raised (a bug): the event is kept for a redrive",
+    "internal_error": "the worker itself failed on this message (a bug of ours)",
+    "invalid_attributes": "the message's attributes cannot be read at all",
+    "attempts_exhausted": "transient failures outlasted the attempt limit",
+    "moved_by_sqs": "no reason attached: SQS's own redrive policy moved it",
+}
+
+
+class StartupError(RuntimeError):
+    """The choreographer cannot start: the message says why and what to do."""
+
 
 class BadInput(Exception):
     """A message that can never be choreographed: it goes to the dead-letter queue.
 
-    ``error_type`` is a short snake_case reason (``invalid_json``, ``missing_field``,
-    ``invalid_payload``, ...); ``event_name`` is filled in when it was known.
+    ``error_type`` is one of ``ERROR_TYPES``; ``event_name`` is filled in when it
+    was known.
     """
 
     def __init__(self, error_type: str, message: str, event_name: str = "") -> None:

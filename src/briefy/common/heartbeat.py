@@ -41,9 +41,8 @@ class Heartbeat:
         """The visibility timeout granted on each extension, in seconds."""
         return int(self.queue.visibility_timeout)
 
-    @contextmanager
-    def track(self, messages: Sequence[SQSMessage]) -> Iterator[None]:
-        """Keep ``messages`` invisible for as long as the block runs."""
+    def track(self, messages: Sequence[SQSMessage]) -> None:
+        """Keep ``messages`` invisible until they are forgotten."""
         timeout = self.timeout
         with self._lock:
             for message in messages:
@@ -51,6 +50,11 @@ class Heartbeat:
             if self._thread is None and timeout > 0:
                 self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
                 self._thread.start()
+
+    @contextmanager
+    def tracking(self, messages: Sequence[SQSMessage]) -> Iterator[None]:
+        """Keep ``messages`` invisible for as long as the block runs."""
+        self.track(messages)
         try:
             yield
         finally:

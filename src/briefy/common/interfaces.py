@@ -32,10 +32,12 @@ class IQueue(Interface):
 
     name = Attribute("Utility name, e.g. 'mail.queue'.")
     default_queue_name = Attribute("SQS queue name used when no setting names one.")
+    queue_name = Attribute("The SQS queue name it is bound to (the default until connected).")
     schema = Attribute("JSON Schema that every payload must satisfy, or None.")
     url = Attribute("Queue URL once connected, else None.")
     fifo = Attribute("True for a FIFO queue (known once connected).")
     visibility_timeout = Attribute("The queue's VisibilityTimeout in seconds.")
+    max_message_size = Attribute("The largest message (body and attributes, in bytes) it takes.")
 
     def connect(client: Any, queue_name: str | None = None, create: bool = False) -> None:
         """Bind to SQS: resolve the URL of ``queue_name`` and read its attributes.

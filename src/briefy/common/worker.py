@@ -1,7 +1,26 @@
-"""The queue worker: receive batches, process them, until told to stop."""
+"""The queue worker: receive batches and process them, until told to stop.
+
+How receiving keeps batches full at every load:
+
+- one receive loop long polls for ``batch_size`` messages and hands each batch to a
+  pool of ``concurrency`` processing threads;
+- after a short batch (fewer than ``batch_size``: no backlog) it waits until the
+  batches in progress are settled before it receives again, so the next receive
+  collects everything that arrived meanwhile: a light stream is handled in full
+  batches, one at a time, as a plain receive/send/delete loop would;
+- while receives come back full (a backlog) and fewer than ``concurrency`` batches
+  are in progress, further receive loops start; each ends once a receive comes
+  back short. So a backlog is drained ``concurrency`` batches at a time.
+
+Every receive first takes one of ``concurrency`` slots, released once its batch is
+settled: a batch never waits for a processing thread, and no more than
+``concurrency`` batches are received and unsettled at any time. The heartbeat
+keeps every received message invisible from the moment its receive returns.
+"""
 
 from __future__ import annotations
 
+import queue as queues
 import random
 import threading
 import time
@@ -20,15 +39,22 @@ log = structlog.get_logger(__name__)
 MAX_RECEIVE_BACKOFF = 30.0
 #: Shortest pause between failed receive attempts, whatever the settings say.
 MIN_RECEIVE_BACKOFF = 0.1
+#: Seconds a stop waits for a receive in progress to return what it has (an answer
+#: already on its way arrives in milliseconds; an idle long poll would hold the stop
+#: for its whole wait, so it is not waited for longer).
+RECEIVE_GRACE = 1.0
+#: Full receives in a row after which a receive loop no longer waits for its batches and
+#: starts another loop: a full batch or two may be a burst, more in a row are a backlog.
+FULL_TO_GROW = 3
 
 
 class QueueWorker:
-    """Reads batches of up to 10 messages from ``queue`` with long polling.
+    """Reads batches of up to ``batch_size`` messages from ``queue`` with long polling.
 
-    ``run()`` turns ``concurrency`` receive/process pipelines until ``stop()``;
-    ``run_once()`` turns one pipeline once, so tests can drive the real loop.
-    Subclasses implement ``process_batch``. While receiving fails the pipelines
-    back off exponentially (from ``backoff_base`` seconds, doubling, with jitter,
+    ``run()`` receives and processes until ``stop()``; ``run_once()`` receives and
+    processes one batch in the calling thread, so tests can drive the real loop.
+    Subclasses implement ``process_batch``. While receiving fails the receive loop
+    backs off exponentially (from ``backoff_base`` seconds, doubling, with jitter,
     up to ``backoff_max``).
     """
 
@@ -51,10 +77,16 @@ class QueueWorker:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.heartbeat = Heartbeat(queue)
+        self.last_turn = time.monotonic()
         self._stopping = threading.Event()
         self._stop_reason = ""
         self._receive_failures = 0
-        self.last_turn = time.monotonic()
+        # Protects the counts below; waited on for a free slot and for the batches to settle.
+        self._state = threading.Condition()
+        self._slots = self.concurrency  # receives that may start: taken per receive, given back per batch
+        self._in_progress = 0  # batches received and not yet settled
+        self._receivers = 0
+        self._batches: queues.SimpleQueue[Sequence[SQSMessage] | None] = queues.SimpleQueue()
 
     @property
     def stopping(self) -> bool:
@@ -65,6 +97,7 @@ class QueueWorker:
         """Handle received messages; each must be deleted, released or left to retry."""
         raise NotImplementedError
 
+    # -- receiving -------------------------------------------------------------
     def receive(self) -> list[SQSMessage]:
         """Receive one batch; on failure log it, back off, and return nothing."""
         try:
@@ -89,27 +122,29 @@ class QueueWorker:
             self._receive_failures = 0
         return list(messages)
 
+    def fresh(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
+        """The messages not already in progress here (SQS may deliver one again while it
+        is: the work in progress takes its new receipt handle and goes on)."""
+        found = self.heartbeat.fresh(messages)
+        if len(found) < len(messages):
+            log.warning("redelivered_in_progress", count=len(messages) - len(found))
+        return found
+
     def run_once(self) -> int:
-        """Receive one batch and process it; return how many messages were received."""
+        """Receive one batch and process it here; return how many messages were received."""
         self.last_turn = time.monotonic()
-        messages = self.receive()
-        if not messages:
-            return 0
-        fresh = self.heartbeat.fresh(messages)
-        if len(fresh) < len(messages):
-            # Redelivered while still in progress here: the work in progress goes on.
-            log.warning("redelivered_in_progress", count=len(messages) - len(fresh))
-        messages = fresh
+        messages = self.fresh(self.receive())
         if not messages:
             return 0
         if self.stopping:
             self.release(messages)
             return 0
-        started = time.monotonic()
-        with self.heartbeat.track(messages):
+        self.heartbeat.track(messages)
+        try:
             self.process_batch(messages)
+        finally:
+            self.heartbeat.forget(messages)
         self.last_turn = time.monotonic()
-        log.debug("batch_done", received=len(messages), seconds=round(self.last_turn - started, 4))
         return len(messages)
 
     def release(self, messages: Sequence[SQSMessage]) -> None:
@@ -118,52 +153,166 @@ class QueueWorker:
         failed = self.queue.change_visibility((m, 0) for m in messages)
         log.info("messages_released", count=len(messages) - len(failed), failed=len(failed))
 
-    def _pipeline(self) -> None:
-        while not self.stopping:
+    def _receive_loop(self, primary: bool) -> None:
+        """Receive until stopped (``primary``) or until a receive comes back short."""
+        full_in_a_row = 0
+        try:
+            while self._take_slot():
+                try:
+                    messages = self.fresh(self.receive())
+                except Exception:  # a bug: log it loudly, keep receiving
+                    log.exception("receive_loop_error")
+                    messages = []
+                    self._stopping.wait(1.0)
+                self.last_turn = time.monotonic()
+                if not messages:
+                    self._give_back(batch=False)
+                    if primary:
+                        continue
+                    return
+                if self.stopping:
+                    self.release(messages)
+                    self._give_back(batch=False)
+                    return
+                self.heartbeat.track(messages)
+                with self._state:
+                    self._in_progress += 1
+                self._batches.put(messages)
+                if len(messages) >= self.batch_size:
+                    full_in_a_row += 1
+                    if full_in_a_row >= FULL_TO_GROW:  # a backlog: receive on, more loops at once
+                        self._more_receivers()
+                        continue
+                else:
+                    full_in_a_row = 0
+                    if not primary:
+                        return
+                # No backlog (yet): the next receive waits for what arrives meanwhile.
+                self._wait_settled()
+        finally:
+            with self._state:
+                self._receivers -= 1
+                self._state.notify_all()
+
+    def _take_slot(self) -> bool:
+        """Wait for room to receive a batch; False once stopping."""
+        with self._state:
+            while not self._slots and not self.stopping:
+                self._state.wait(0.5)
+            if self.stopping:
+                return False
+            self._slots -= 1
+            return True
+
+    def _give_back(self, batch: bool) -> None:
+        """A receive's slot is free again (``batch``: its batch was settled)."""
+        with self._state:
+            self._slots += 1
+            if batch:
+                self._in_progress -= 1
+            self._state.notify_all()
+
+    def _wait_settled(self) -> None:
+        """Wait until no batch is in progress (or stopping)."""
+        with self._state:
+            while self._in_progress and not self.stopping:
+                self._state.wait(0.5)
+
+    def _more_receivers(self) -> None:
+        """Start another receive loop if there is room for its batch and no loop waits for one."""
+        with self._state:
+            if self.stopping or self._receivers >= self.concurrency or self._slots <= 0:
+                return
+            self._receivers += 1
+        threading.Thread(target=self._receive_loop, args=(False,), name="receive", daemon=True).start()
+
+    # -- processing ------------------------------------------------------------
+    def _process_loop(self) -> None:
+        """Process received batches until told to end (a None batch)."""
+        while (messages := self._batches.get()) is not None:
             try:
-                self.run_once()
+                if self.stopping:  # received but not started: back to the queue at once
+                    self.release(messages)
+                else:
+                    self.process_batch(messages)
             except Exception:  # a bug: log it loudly, keep the worker alive
                 log.exception("pipeline_error")
-                self._stopping.wait(1.0)
+            finally:
+                self.heartbeat.forget(messages)
+                self.last_turn = time.monotonic()
+                self._give_back(batch=True)
 
+    # -- the whole run ---------------------------------------------------------
     def run(self) -> None:
-        """Turn the pipelines until ``stop()``, then let in-progress work finish.
+        """Receive and process until ``stop()``, then let the batches in progress finish.
 
-        Work still in progress after ``shutdown_timeout`` seconds is given up: its
-        messages are made visible again at once, for another worker to redo.
+        Batches received and not yet started are made visible again at once; work
+        still in progress after ``shutdown_timeout`` seconds is given up (its
+        messages made visible at once, for another worker to redo). A long poll in
+        progress is waited for ``RECEIVE_GRACE`` seconds at most: what it returns by
+        then is released at once; what SQS hands it later comes back once its
+        visibility timeout runs out (nothing is lost).
         """
-        threads = [
-            threading.Thread(target=self._pipeline, name=f"pipeline-{i}", daemon=True)
+        # Daemon threads, not a ThreadPoolExecutor: an executor's threads are joined at
+        # interpreter exit, so a batch given up at the shutdown timeout would hold it.
+        workers = [
+            threading.Thread(target=self._process_loop, name=f"batch-{i}", daemon=True)
             for i in range(self.concurrency)
         ]
-        for thread in threads:
-            thread.start()
+        for worker in workers:
+            worker.start()
+        with self._state:
+            self._receivers += 1
+        threading.Thread(target=self._receive_loop, args=(True,), name="receive", daemon=True).start()
         log.info("worker_started", queue=self.queue.name, concurrency=self.concurrency)
-        if self.shutdown_timeout < self.wait_time:
-            # A receive still waiting at the deadline may get messages nobody releases.
-            log.warning(
-                "shutdown_timeout_below_wait_time",
-                shutdown_timeout=self.shutdown_timeout,
-                wait_time=self.wait_time,
-            )
         while not self._stopping.wait(0.2):
             pass
-        log.info("worker_stopping", queue=self.queue.name, reason=self._stop_reason)
+        with self._state:
+            in_progress = self._in_progress
+        log.info(
+            "worker_stopping",
+            reason=self._stop_reason,
+            batches_in_progress=in_progress,
+            waits_at_most=(self.shutdown_timeout if in_progress else 0) + RECEIVE_GRACE,
+            detail=f"finishing {in_progress} batch(es) in progress (for {self.shutdown_timeout:g} s at most) "
+            f"and a receive in progress (for {RECEIVE_GRACE:g} s); a second signal exits at once",
+        )
+        for _ in workers:
+            self._batches.put(None)
         deadline = time.monotonic() + self.shutdown_timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        left = [t.name for t in threads if t.is_alive()]
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+        left = [worker.name for worker in workers if worker.is_alive()]
+        self._wait_receivers(RECEIVE_GRACE)
+        self._release_unstarted()
         if left:
             abandoned = self.heartbeat.tracked()
             self.heartbeat.forget(abandoned)
-            log.warning("shutdown_timeout", pipelines=left, in_flight=len(abandoned))
+            log.warning("shutdown_timeout", batches=left, in_flight=len(abandoned))
             if abandoned:
                 self.release(abandoned)
         self.heartbeat.stop()
         log.info("worker_stopped", queue=self.queue.name)
 
+    def _wait_receivers(self, seconds: float) -> None:
+        """Give receives in progress ``seconds`` to return (they release what they get)."""
+        deadline = time.monotonic() + seconds
+        with self._state:
+            while self._receivers and (left := deadline - time.monotonic()) > 0:
+                self._state.wait(left)
+
+    def _release_unstarted(self) -> None:
+        """Release the batches a receive handed over after the processing threads ended."""
+        while True:
+            try:
+                messages = self._batches.get_nowait()
+            except queues.Empty:
+                return
+            if messages:
+                self.release(messages)
+
     def stop(self, reason: str = "") -> None:
-        """Stop receiving; ``run()`` returns once in-progress batches are done.
+        """Stop receiving; ``run()`` returns once the batches in progress are done.
 
         Only sets a flag (``run()`` logs it), so a signal handler may call it: a
         handler that logged could deadlock on the lock of a log line being written.

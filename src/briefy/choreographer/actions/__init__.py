@@ -1,55 +1,50 @@
 """Actions: turn an event's data into a payload and write it to an output queue.
 
 An action is a multi-adapter of ``(IDataTransferObject, IInternalEvent)`` to
-``IAction``, registered under a name; handlers run them ordered by ``weight``.
+``IAction`` (see ``briefy.choreographer.interfaces``), registered under a name;
+handlers run them ordered by ``weight``.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import structlog
 from zope.component import getUtility
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import implementer
 
-from briefy.choreographer.events.message import name_uuid
+from briefy.choreographer.events.message import NAMESPACE
+from briefy.choreographer.interfaces import IAction
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import dumps
 from briefy.common.queue.message import OutgoingMessage, id_text
 
+__all__ = ["Action", "IAction", "ordered_actions", "output_id"]
+
 log = structlog.get_logger(__name__)
 
-
-class IAction(Interface):
-    """One step of a choreography: a payload for one output queue."""
-
-    name = Attribute("The name the action is registered under (set by the handler).")
-    weight = Attribute("Order among the actions of an event: lower runs first (int).")
-    available = Attribute("Whether the action applies to this event (bool; no I/O).")
-    data = Attribute("The ``IDataTransferObject`` it adapts.")
-    event = Attribute("The ``IInternalEvent`` it adapts.")
-
-    def transform() -> dict[str, Any]:
-        """Build the payload from ``data`` and ``event``: pure, nothing mutated."""
-
-    def message() -> OutgoingMessage:
-        """The ``OutgoingMessage`` to send: the payload, validated, with its output id."""
-
-    def __call__() -> str:
-        """Write the message to the action's queue and log it; return the MessageId."""
+#: The weight of an action that declares none.
+DEFAULT_WEIGHT = 100
 
 
 def output_id(event_id: str, action_name: str) -> str:
-    """The deterministic id of what ``action_name`` sends for ``event_id``:
-    ``str(uuid.uuid5(NAMESPACE, f"{event_id}/{action_name}"))``."""
-    return name_uuid(f"{event_id}/{action_name}")
+    """The deterministic id of what ``action_name`` sends for ``event_id``."""
+    return str(uuid.uuid5(NAMESPACE, f"{event_id}/{action_name}"))
+
+
+def ordered_actions(registry: Any, data_spec: Any, event_spec: Any) -> list[tuple[str, Any]]:
+    """The ``(name, factory)`` of every action of ``(data, event)`` specs in ``registry``,
+    lowest ``weight`` first, then by name: the order handlers run them in."""
+    found = registry.adapters.lookupAll((data_spec, event_spec), IAction)
+    return sorted(found, key=lambda item: (getattr(item[1], "weight", DEFAULT_WEIGHT), item[0]))
 
 
 @implementer(IAction)
 class Action:
     """Base action: subclasses set ``_queue_name`` and write ``transform()``."""
 
-    weight: int = 100
+    weight: int = DEFAULT_WEIGHT
     _queue_name: str = ""
 
     def __init__(self, data: Any, event: Any) -> None:
@@ -88,10 +83,10 @@ class Action:
         }
         return payload, attributes
 
-    def message(self) -> OutgoingMessage:
-        """The outgoing message, checked against the queue's schema."""
+    def message(self, queue: IQueue) -> OutgoingMessage:
+        """The outgoing message for ``queue``, checked against its schema."""
         payload, attributes = self.output()
-        self.get_queue().validate(payload)
+        queue.validate(payload)
         oid = attributes["output_id"]
         return OutgoingMessage(dumps(payload), attributes, dedup_id=oid, group_id=self.event.guid)
 

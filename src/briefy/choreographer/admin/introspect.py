@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from zope.component import getGlobalSiteManager, getUtilitiesFor
 from zope.interface import implementedBy, providedBy
 from zope.interface.interfaces import IInterface
 
-from briefy.choreographer.actions import IAction
+from briefy.choreographer.actions import DEFAULT_WEIGHT, ordered_actions
 from briefy.choreographer.config import Settings
-from briefy.choreographer.events import IInternalEvent, InternalEvent
+from briefy.choreographer.events import InternalEvent
+from briefy.choreographer.interfaces import IInternalEvent
 from briefy.common.interfaces import IQueue
 
 #: zope.interface's declaration API has no annotations.
@@ -85,20 +85,14 @@ def handler_name(handler: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def handlers_for(spec: IInterface) -> list[Any]:
+def handlers_for(registry: Any, spec: IInterface) -> list[Any]:
     """The handler subscribers an event providing ``spec`` reaches, in the order notify calls them."""
-    return list(getGlobalSiteManager().adapters.subscriptions([spec], None))
+    return list(registry.adapters.subscriptions([spec], None))
 
 
-def actions_for(data_spec: IInterface, event_spec: IInterface) -> list[tuple[str, Any]]:
-    """The ``(name, factory)`` of every action of ``(data, event)``, lowest weight first."""
-    found = getGlobalSiteManager().adapters.lookupAll((data_spec, event_spec), IAction)
-    return sorted(found, key=lambda item: (getattr(item[1], "weight", 100), item[0]))
-
-
-def event_factories() -> list[tuple[str, Any]]:
+def event_factories(registry: Any) -> list[tuple[str, Any]]:
     """Every registered event name and its factory, sorted by name."""
-    return sorted(getUtilitiesFor(IInternalEvent), key=lambda item: item[0])
+    return sorted(registry.getUtilitiesFor(IInternalEvent), key=lambda item: item[0])
 
 
 def condition(factory: Any) -> str:
@@ -110,22 +104,22 @@ def condition(factory: Any) -> str:
     return doc.strip().splitlines()[0].rstrip(".")
 
 
-def route(event_name: str, factory: Any) -> EventInfo:
+def route(registry: Any, event_name: str, factory: Any) -> EventInfo:
     """The handlers and actions an event made by ``factory`` reaches."""
     spec = _implemented_by(factory)
     handlers = []
-    for handler in handlers_for(spec):
+    for handler in handlers_for(registry, spec):
         dto = getattr(handler, "_info_class_", None)
         actions: list[ActionInfo] = []
         if dto is not None:
-            for name, action in actions_for(_implemented_by(dto), spec):
+            for name, action in ordered_actions(registry, _implemented_by(dto), spec):
                 actions.append(
                     ActionInfo(
                         event_name=event_name,
                         handler=handler_name(handler),
                         dto=dto.__name__,
                         name=name,
-                        weight=int(getattr(action, "weight", 100)),
+                        weight=int(getattr(action, "weight", DEFAULT_WEIGHT)),
                         queue=str(getattr(action, "_queue_name", "")),
                         condition=condition(action),
                         factory=action,
@@ -135,30 +129,30 @@ def route(event_name: str, factory: Any) -> EventInfo:
     return EventInfo(event_name, factory, tuple(handlers))
 
 
-def routes(include_fallback: bool = False) -> list[EventInfo]:
+def routes(registry: Any, include_fallback: bool = False) -> list[EventInfo]:
     """Every registered event's route, sorted by name; with ``include_fallback``, then ``*``:
     what any other event name (made an ``InternalEvent``) reaches."""
-    found = [route(name, factory) for name, factory in event_factories()]
+    found = [route(registry, name, factory) for name, factory in event_factories(registry)]
     if include_fallback:
-        found.append(route(ANY_OTHER_EVENT, InternalEvent))
+        found.append(route(registry, ANY_OTHER_EVENT, InternalEvent))
     return found
 
 
-def choreography() -> Iterator[ActionInfo]:
+def choreography(registry: Any) -> Iterator[ActionInfo]:
     """Every (event, handler, action) the registry holds."""
-    for event in routes():
+    for event in routes(registry):
         for handler in event.handlers:
             yield from handler.actions
 
 
-def queues(settings: Settings) -> list[QueueInfo]:
+def queues(registry: Any, settings: Settings) -> list[QueueInfo]:
     """Every registered queue utility with its SQS queue name under ``settings``, by utility name."""
     return [
         QueueInfo(name, settings.queue_name(name, queue.default_queue_name))
-        for name, queue in sorted(getUtilitiesFor(IQueue))
+        for name, queue in sorted(registry.getUtilitiesFor(IQueue))
     ]
 
 
-def subscribers_of(event: Any) -> list[Any]:
+def subscribers_of(registry: Any, event: Any) -> list[Any]:
     """The handler subscribers an event object reaches."""
-    return handlers_for(providedBy(event))
+    return handlers_for(registry, providedBy(event))

@@ -9,18 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from zope.component import getUtilitiesFor, getUtility
-
 from briefy.choreographer.config import Settings
 from briefy.common.interfaces import IQueue
+from briefy.common.queue import sqs
+from briefy.common.queue.event import EVENTS_QUEUE, EventQueue
+from briefy.common.queue.sqs import RedrivePolicy
 
 #: Receives beyond the worker's own attempt limit after which SQS itself dead-letters
 #: (a backstop for workers that crash on a message; the worker acts well before).
 REDRIVE_MARGIN = 5
 #: The role of the dead-letter queue in reports (it is no queue utility).
 DEAD_LETTERS = "dead letters"
-EVENTS = "events.queue"
 
 
 @dataclass(frozen=True)
@@ -34,51 +33,68 @@ class Provisioned:
     note: str = ""
 
 
-def is_url(queue_name: str) -> bool:
-    """Whether a configured queue name is a queue URL."""
-    return queue_name.startswith(("http://", "https://"))
+@dataclass(frozen=True)
+class Layout:
+    """The queues a choreography uses under some settings: utility name to SQS queue name."""
 
+    events: str
+    outputs: dict[str, str]
+    default_dead_letters: str
 
-def dead_letter_name(settings: Settings, events_name: str, redrive_target: str | None = None) -> str:
-    """The DLQ the worker uses: the setting, else the events queue's redrive target, else
-    ``events-dlq``; a FIFO events queue needs a FIFO DLQ."""
-    name = settings.dead_letter_queue or redrive_target or _events_default_dlq()
-    if events_name.endswith(".fifo") and not name.endswith(".fifo") and not is_url(name):
-        name += ".fifo"
-    return name
+    @classmethod
+    def of(cls, registry: Any, settings: Settings) -> Layout:
+        """The queues of the queue utilities in ``registry``, named by ``settings``."""
+        found = dict(registry.getUtilitiesFor(IQueue))
+        events = found.pop(EVENTS_QUEUE)
+        return cls(
+            events=settings.queue_name(EVENTS_QUEUE, events.default_queue_name),
+            outputs={
+                name: settings.queue_name(name, q.default_queue_name) for name, q in sorted(found.items())
+            },
+            default_dead_letters=str(
+                getattr(events, "default_dead_letter_queue", EventQueue.default_dead_letter_queue)
+            ),
+        )
 
-
-def _events_default_dlq() -> str:
-    for name, queue in getUtilitiesFor(IQueue):
-        if name == EVENTS:
-            return str(getattr(queue, "default_dead_letter_queue", "events-dlq"))
-    return "events-dlq"
-
-
-def provision(client: Any, settings: Settings) -> list[Provisioned]:
-    """Find or create the events queue, its DLQ (with the redrive policy) and every
-    output queue utility's queue, in that order."""
-    found = _events_and_dead_letters(client, settings)
-    for name, queue in sorted(getUtilitiesFor(IQueue)):
-        if name != EVENTS:
-            found.append(_ensure(client, name, settings.queue_name(name, queue.default_queue_name)))
-    return found
-
-
-def create_queues(client: Any, settings: Settings) -> list[str]:
-    """Create (or find) every queue; return the URLs of those that are there."""
-    return [item.url for item in provision(client, settings) if item.url]
+    def dead_letters(self, settings: Settings, policy: RedrivePolicy | None) -> str:
+        """The dead-letter queue the worker uses (see ``sqs.dead_letter_name``)."""
+        return sqs.dead_letter_name(
+            settings.dead_letter_queue, self.events, policy, self.default_dead_letters
+        )
 
 
 def find_queue(client: Any, queue_name: str) -> str | None:
     """The URL of a queue, or None when it does not exist."""
     try:
-        if is_url(queue_name):
+        if sqs.is_url(queue_name):
             client.get_queue_attributes(QueueUrl=queue_name, AttributeNames=["QueueArn"])
             return queue_name
         return str(client.get_queue_url(QueueName=queue_name)["QueueUrl"])
     except client.exceptions.QueueDoesNotExist:
         return None
+
+
+def redrive_policy(client: Any, url: str) -> RedrivePolicy | None:
+    """The queue's redrive policy, if it has one."""
+    attributes = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get(
+        "Attributes", {}
+    )
+    return RedrivePolicy.of(attributes)
+
+
+def provision(client: Any, registry: Any, settings: Settings) -> list[Provisioned]:
+    """Find or create the events queue, its DLQ (with the redrive policy) and every
+    output queue utility's queue, in that order."""
+    layout = Layout.of(registry, settings)
+    found = _events_and_dead_letters(client, layout, settings)
+    for name, queue_name in layout.outputs.items():
+        found.append(_ensure(client, name, queue_name))
+    return found
+
+
+def create_queues(client: Any, registry: Any, settings: Settings) -> list[str]:
+    """Create (or find) every queue; return the URLs of those that are there."""
+    return [item.url for item in provision(client, registry, settings) if item.url]
 
 
 def _ensure(
@@ -88,52 +104,34 @@ def _ensure(
     url = find_queue(client, queue_name)
     if url is not None:
         return Provisioned(utility, queue_name, url, "exists")
-    if is_url(queue_name):
+    if sqs.is_url(queue_name):
         return Provisioned(utility, queue_name, None, "missing", "given as a URL: create it there")
-    attributes = {**_fifo(queue_name), **(attributes or {})}
+    attributes = {**sqs.create_attributes(queue_name), **(attributes or {})}
     url = client.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
     return Provisioned(utility, queue_name, str(url), "created")
 
 
-def redrive_policy(client: Any, url: str) -> dict[str, Any]:
-    """The queue's redrive policy ({} when it has none)."""
-    raw = client.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
-    policy: dict[str, Any] = orjson.loads(raw.get("RedrivePolicy") or "{}")
-    return policy
-
-
-def redrive_target(client: Any, url: str) -> str | None:
-    """The name of the DLQ in the queue's redrive policy, if it has one."""
-    return str(redrive_policy(client, url).get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
-
-
-def _fifo(queue_name: str) -> dict[str, str]:
-    return {"FifoQueue": "true"} if queue_name.endswith(".fifo") else {}
-
-
-def _events_and_dead_letters(client: Any, settings: Settings) -> list[Provisioned]:
+def _events_and_dead_letters(client: Any, layout: Layout, settings: Settings) -> list[Provisioned]:
     """The events queue and its DLQ, tied by a redrive policy."""
-    events = getUtility(IQueue, name=EVENTS)
-    events_name = settings.queue_name(EVENTS, events.default_queue_name)
-    url = find_queue(client, events_name)
-    policy = redrive_policy(client, url) if url is not None else {}
-    target = str(policy.get("deadLetterTargetArn", "")).rsplit(":", 1)[-1] or None
-    dlq = _ensure(client, DEAD_LETTERS, dead_letter_name(settings, events_name, target))
+    url = find_queue(client, layout.events)
+    policy = redrive_policy(client, url) if url is not None else None
+    dlq = _ensure(client, DEAD_LETTERS, layout.dead_letters(settings, policy))
     if dlq.url is None:
-        return [_ensure(client, EVENTS, events_name), dlq]
+        return [_ensure(client, EVENTS_QUEUE, layout.events), dlq]
     arn = client.get_queue_attributes(QueueUrl=dlq.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    wanted = {"deadLetterTargetArn": arn, "maxReceiveCount": settings.max_attempts + REDRIVE_MARGIN}
-    redrive = orjson.dumps(wanted).decode()
+    wanted = RedrivePolicy(arn, settings.max_attempts + REDRIVE_MARGIN)
     moved = f"dead letters to {dlq.queue_name}"
     if url is None:
-        created = _ensure(client, EVENTS, events_name, {"RedrivePolicy": redrive})
-        note = f"{moved} after {wanted['maxReceiveCount']} receives" if created.url else created.note
-        return [Provisioned(EVENTS, events_name, created.url, created.status, note), dlq]
-    if not policy:
-        client.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": redrive})
-        note = f"redrive policy added: {moved} after {wanted['maxReceiveCount']} receives"
-    elif policy.get("deadLetterTargetArn") != arn:
-        note = f"its redrive policy sends dead letters to {target}, not {dlq.queue_name}: left as it is"
+        created = _ensure(client, EVENTS_QUEUE, layout.events, {"RedrivePolicy": wanted.text()})
+        note = f"{moved} after {wanted.max_receive_count} receives" if created.url else created.note
+        return [Provisioned(EVENTS_QUEUE, layout.events, created.url, created.status, note), dlq]
+    if policy is None:
+        client.set_queue_attributes(QueueUrl=url, Attributes={"RedrivePolicy": wanted.text()})
+        note = f"redrive policy added: {moved} after {wanted.max_receive_count} receives"
+    elif policy.target_arn != arn:
+        note = (
+            f"its redrive policy sends dead letters to {policy.target}, not {dlq.queue_name}: left as it is"
+        )
     else:
-        note = f"{moved} after {policy.get('maxReceiveCount')} receives"
-    return [Provisioned(EVENTS, events_name, url, "exists", note), dlq]
+        note = f"{moved} after {policy.max_receive_count} receives"
+    return [Provisioned(EVENTS_QUEUE, layout.events, url, "exists", note), dlq]

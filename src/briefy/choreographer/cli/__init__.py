@@ -8,9 +8,6 @@ from collections.abc import Sequence
 
 from briefy.choreographer.cli import commands
 
-#: Exit codes: success, a failure while running, bad usage or configuration.
-OK, FAILED, USAGE = 0, 1, 2
-
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``choreographer`` with every subcommand."""

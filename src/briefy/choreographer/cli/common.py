@@ -7,11 +7,15 @@ import sys
 from dataclasses import replace
 from typing import Any, NoReturn
 
-from briefy.choreographer.bootstrap import StartupError, bootstrap
 from briefy.choreographer.config import Settings, SettingsError
+from briefy.choreographer.errors import StartupError
 from briefy.choreographer.logging import configure_logging
+from briefy.choreographer.site import Site, load_site
 
+#: Exit codes: success, a failure while running (or a finding), bad usage or configuration.
 OK, FAILED, USAGE = 0, 1, 2
+#: Stopped by Ctrl-C.
+INTERRUPTED = 130
 
 
 class CommandError(Exception):
@@ -42,10 +46,10 @@ def settings_for_tool() -> Settings:
     return settings
 
 
-def load(settings: Settings) -> Any:
+def load(settings: Settings) -> Site:
     """Load the choreography without reaching SQS."""
     try:
-        return bootstrap(settings, connect=False)
+        return load_site(settings)
     except StartupError as error:
         fail(str(error), USAGE)
 
@@ -61,7 +65,7 @@ def guarded(run: Any) -> Any:
             return error.code
         except KeyboardInterrupt:
             print(f"choreographer {args.command}: interrupted", file=sys.stderr)
-            return 130
+            return INTERRUPTED
         return code
 
     return wrapper

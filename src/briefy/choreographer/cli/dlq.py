@@ -21,12 +21,11 @@ from briefy.choreographer.admin.deadletters import (
     RedriveReport,
     peek,
 )
-from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
+from briefy.choreographer.cli.common import FAILED, INTERRUPTED, OK, guarded, load, settings_for_tool
 from briefy.choreographer.cli.sqs import client_for, events_and_dead_letters, talking_to
 from briefy.choreographer.cli.table import table
 from briefy.common.queue import approximate_count
 
-INTERRUPTED = 130
 BODY_PREVIEW = 160
 
 
@@ -95,10 +94,10 @@ def _positive(text: str) -> int:
 
 
 def _bind(settings: Any) -> tuple[Any, Any, Any]:
-    load(settings)
+    site = load(settings)
     client = client_for(settings)
     with talking_to(client, settings):
-        events, dead_letters = events_and_dead_letters(client, settings)
+        events, dead_letters = events_and_dead_letters(client, site)
     return client, events, dead_letters
 
 

@@ -10,10 +10,11 @@ from zope.event import notify
 
 from briefy.choreographer.admin.introspect import HandlerInfo, condition, handler_name, subscribers_of
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
-from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import BadInput
-from briefy.choreographer.events import InternalEvent, event_factory, parse_event
+from briefy.choreographer.events import InternalEvent, internal_event, parse_event
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.site import Site
+from briefy.common.interfaces import IQueue
 
 INDENT = "     "
 NO_ID = "(none: the worker derives one from the SQS message id; output_id below is only an example)"
@@ -51,9 +52,9 @@ def read(path: str) -> bytes:
         fail(f"cannot read {path}: {error.strerror}", USAGE)
 
 
-def report(body: bytes, settings: Settings | None = None) -> dict[str, Any]:
+def report(body: bytes, site: Site) -> dict[str, Any]:
     """The dry run of one event message body, as a JSON-ready dict."""
-    settings = settings or Settings()
+    settings, registry = site.settings, site.registry
     try:
         message = parse_event(body, fallback_id="dry-run")
     except BadInput as error:
@@ -64,9 +65,10 @@ def report(body: bytes, settings: Settings | None = None) -> dict[str, Any]:
             "error": error.message,
             "actions": [],
         }
-    outbox = PlanningOutbox(strict=False)
-    factory = event_factory(message.event_name)
-    event = factory(message, outbox)
+    queues = dict(registry.getUtilitiesFor(IQueue))
+    outbox = PlanningOutbox(queues, strict=False)
+    event = internal_event(message, outbox, registry)
+    factory = type(event)
     notify(event)
     actions = [
         {
@@ -75,7 +77,9 @@ def report(body: bytes, settings: Settings | None = None) -> dict[str, Any]:
             "weight": planned.action.weight,
             "handler": planned.handler,
             "queue": planned.queue_name,
-            "sqs_queue": settings.queue_name(planned.queue_name, _default_queue(planned)),
+            "sqs_queue": settings.queue_name(
+                planned.queue_name, queues[planned.queue_name].default_queue_name
+            ),
             "available": planned.available,
             "condition": condition(type(planned.action)),
             "valid": planned.error is None,
@@ -95,14 +99,9 @@ def report(body: bytes, settings: Settings | None = None) -> dict[str, Any]:
         "event_id": message.id if orjson.loads(body).get("id") else None,
         "guid": message.guid,
         "request_id": message.request_id,
-        "handlers": [handler_name(h) for h in subscribers_of(event)],
+        "handlers": [handler_name(h) for h in subscribers_of(registry, event)],
         "actions": actions,
     }
-
-
-def _default_queue(planned: Any) -> str:
-    queue = planned.action.get_queue()
-    return str(queue.default_queue_name)
 
 
 def _short(name: str) -> str:
@@ -157,7 +156,6 @@ def run(args: Any) -> int:
     """Print the dry run of the event in ``args.file``."""
     settings = settings_for_tool()
     body = read(args.file)
-    load(settings)
-    result = report(body, settings)
+    result = report(body, load(settings))
     print(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() if args.json else render(result))
     return OK if result["ok"] else FAILED

@@ -21,10 +21,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=guarded(run))
 
 
-def rows() -> list[dict[str, Any]]:
+def rows(registry: Any) -> list[dict[str, Any]]:
     """One row per registered event name with its actions."""
     actions: dict[str, list[dict[str, Any]]] = {}
-    for info in choreography():
+    for info in choreography(registry):
         actions.setdefault(info.event_name, []).append(
             {
                 "action": info.name,
@@ -40,14 +40,13 @@ def rows() -> list[dict[str, Any]]:
             "event": f"{factory.__module__}.{factory.__qualname__}",
             "actions": actions.get(name, []),
         }
-        for name, factory in event_factories()
+        for name, factory in event_factories(registry)
     ]
 
 
 def run(args: Any) -> int:
     """Print the choreography."""
-    load(settings_for_tool())
-    table = rows()
+    table = rows(load(settings_for_tool()).registry)
     if args.json:
         print(orjson.dumps(table, option=orjson.OPT_INDENT_2).decode())
         return OK

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from briefy.choreographer.admin.introspect import ANY_OTHER_EVENT, queues, routes
-from briefy.choreographer.admin.provision import dead_letter_name
+from briefy.choreographer.admin.provision import Layout
 from briefy.choreographer.cli.common import OK, guarded, load, settings_for_tool
-from briefy.choreographer.config import Settings
-
-EVENTS_QUEUE = "events.queue"
+from briefy.choreographer.site import Site
+from briefy.common.queue.event import EVENTS_QUEUE
 
 
 def register(subparsers: Any) -> None:
@@ -77,19 +76,20 @@ class Graph:
             self.edges.append((source, target, label))
 
 
-def build(settings: Settings) -> Graph:
-    """The picture of the registered choreography, queues named as ``settings`` name them."""
+def build(site: Site) -> Graph:
+    """The picture of the site's choreography, queues named as its settings name them."""
     graph = Graph()
-    sqs = {info.utility: info.queue_name for info in queues(settings)}
+    settings, registry = site.settings, site.registry
+    sqs = {info.utility: info.queue_name for info in queues(registry, settings)}
 
     def queue(utility: str) -> str:
         return graph.node("queue", utility, utility, utility, f"SQS: {sqs.get(utility, '?')}")
 
     source = queue(EVENTS_QUEUE)
-    dlq = dead_letter_name(settings, sqs[EVENTS_QUEUE])
+    dlq = Layout.of(registry, settings).dead_letters(settings, None)
     dead = graph.node("queue", "", "dead_letters", "dead letters", f"SQS: {dlq}")
     graph.edge(source, dead, "bad input")
-    for event in routes(include_fallback=True):
+    for event in routes(registry, include_fallback=True):
         name = "any other name" if event.event_name == ANY_OTHER_EVENT else event.event_name
         event_id = graph.node("event", event.event_name, name, name, event.factory.__qualname__)
         graph.edge(source, event_id)
@@ -172,8 +172,6 @@ def dot(graph: Graph) -> str:
 
 def run(args: Any) -> int:
     """Print the graph."""
-    settings = settings_for_tool()
-    load(settings)
-    graph = build(settings)
+    graph = build(load(settings_for_tool()))
     print(dot(graph) if args.format == "dot" else mermaid(graph))
     return OK

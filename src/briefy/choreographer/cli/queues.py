@@ -6,21 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
-from zope.component import getUtilitiesFor
 
-from briefy.choreographer.admin.provision import (
-    DEAD_LETTERS,
-    EVENTS,
-    dead_letter_name,
-    find_queue,
-    provision,
-    redrive_target,
-)
+from briefy.choreographer.admin.provision import DEAD_LETTERS, Layout, find_queue, provision, redrive_policy
 from briefy.choreographer.cli.common import FAILED, OK, guarded, load, settings_for_tool
 from briefy.choreographer.cli.sqs import client_for, talking_to
 from briefy.choreographer.cli.table import table
-from briefy.choreographer.config import Settings
-from briefy.common.interfaces import IQueue
+from briefy.choreographer.site import Site
+from briefy.common.queue.event import EVENTS_QUEUE
 
 #: The SQS attributes ``status`` reads, and what it calls them.
 COUNTS = {
@@ -64,10 +56,10 @@ def register(subparsers: Any) -> None:
 def run_create(args: Any) -> int:
     """Create the queues and report each."""
     settings = settings_for_tool()
-    load(settings)
+    site = load(settings)
     client = client_for(settings)
     with talking_to(client, settings):
-        found = provision(client, settings)
+        found = provision(client, site.registry, settings)
     if args.json:
         print(orjson.dumps([asdict(item) for item in found], option=orjson.OPT_INDENT_2).decode())
     else:
@@ -89,17 +81,14 @@ class QueueStatus:
     delayed: int | None = None
 
 
-def survey(client: Any, settings: Settings) -> list[QueueStatus]:
+def survey(client: Any, site: Site) -> list[QueueStatus]:
     """The events queue, the output queues and the DLQ (the one the worker uses), with counts."""
-    named: list[tuple[str, str]] = []
-    events_url = None
-    for name, queue in sorted(getUtilitiesFor(IQueue), key=lambda item: (item[0] != EVENTS, item[0])):
-        queue_name = settings.queue_name(name, queue.default_queue_name)
-        named.append((name, queue_name))
-        if name == EVENTS:
-            events_url = find_queue(client, queue_name)
-    target = redrive_target(client, events_url) if events_url else None
-    named.append((DEAD_LETTERS, dead_letter_name(settings, named[0][1], target)))
+    settings = site.settings
+    layout = Layout.of(site.registry, settings)
+    events_url = find_queue(client, layout.events)
+    policy = redrive_policy(client, events_url) if events_url else None
+    named = [(EVENTS_QUEUE, layout.events), *layout.outputs.items()]
+    named.append((DEAD_LETTERS, layout.dead_letters(settings, policy)))
     found = []
     for utility, queue_name in named:
         url = find_queue(client, queue_name)
@@ -115,10 +104,10 @@ def survey(client: Any, settings: Settings) -> list[QueueStatus]:
 def run_status(args: Any) -> int:
     """Print the queues' counts."""
     settings = settings_for_tool()
-    load(settings)
+    site = load(settings)
     client = client_for(settings)
     with talking_to(client, settings):
-        found = survey(client, settings)
+        found = survey(client, site)
     missing = [item for item in found if item.url is None]
     if args.json:
         print(orjson.dumps([asdict(item) for item in found], option=orjson.OPT_INDENT_2).decode())

@@ -8,14 +8,14 @@ from typing import Any
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
-from zope.component import getUtility
 
-from briefy.choreographer.bootstrap import cli_client
+from briefy.choreographer.bootstrap import tool_client
 from briefy.choreographer.cli.common import OK, USAGE, fail, guarded, load, settings_for_tool
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
 from briefy.common.errors import QueueNotFound
 from briefy.common.interfaces import IQueue
+from briefy.common.queue.event import EVENTS_QUEUE
 
 
 def register(subparsers: Any) -> None:
@@ -59,9 +59,8 @@ def run(args: Any) -> int:
     """Publish the event and print its ids."""
     settings = settings_for_tool()
     event = build_event(args)
-    load(settings)
-    queue = getUtility(IQueue, name="events.queue")
-    client = cli_client(settings)
+    queue = load(settings).registry.getUtility(IQueue, name=EVENTS_QUEUE)
+    client = tool_client(settings)
     try:
         queue.connect(client, settings.queue_name(queue.name, queue.default_queue_name))
         message_id = queue.write_message(event, group_id=event["guid"], dedup_id=event["id"])

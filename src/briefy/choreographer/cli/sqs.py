@@ -7,15 +7,16 @@ from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-from zope.component import getUtility
 
-from briefy.choreographer.bootstrap import StartupError, cli_client
+from briefy.choreographer.bootstrap import tool_client
 from briefy.choreographer.cli.common import USAGE, fail
 from briefy.choreographer.config import Settings
+from briefy.choreographer.errors import StartupError
+from briefy.choreographer.site import Site
 from briefy.common.errors import QueueNotFound, error_code
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
-from briefy.common.queue.event import EventQueue
+from briefy.common.queue.event import EVENTS_QUEUE, EventQueue
 
 NOT_RUNNING = " (is the worker running? start it with: make run)"
 
@@ -23,7 +24,7 @@ NOT_RUNNING = " (is the worker running? start it with: make run)"
 def client_for(settings: Settings) -> Any:
     """The SQS client of the tools: the worker's endpoint (in development, its embedded one)."""
     try:
-        return cli_client(settings)
+        return tool_client(settings)
     except StartupError as error:
         fail(str(error), USAGE)
 
@@ -51,9 +52,10 @@ def talking_to(client: Any, settings: Settings) -> Iterator[None]:
         fail(f"SQS at {endpoint} refused {error.operation_name}: {error_code(error)}: {message}")
 
 
-def events_and_dead_letters(client: Any, settings: Settings) -> tuple[EventQueue, Queue]:
+def events_and_dead_letters(client: Any, site: Site) -> tuple[EventQueue, Queue]:
     """The events queue and its DLQ, bound as the worker binds them (raises QueueNotFound)."""
-    events: EventQueue = getUtility(IQueue, name="events.queue")
+    settings = site.settings
+    events: EventQueue = site.registry.getUtility(IQueue, name=EVENTS_QUEUE)
     events.connect(client, settings.queue_name(events.name, events.default_queue_name))
     dead_letters = events.connect_dead_letters(client, settings.dead_letter_queue)
     return events, dead_letters

@@ -14,10 +14,13 @@ from typing import Any
 
 import structlog
 
-from briefy.choreographer.bootstrap import Application, StartupError, bootstrap
+from briefy.choreographer.bootstrap import Application, bootstrap
 from briefy.choreographer.config import Settings, SettingsError
+from briefy.choreographer.errors import StartupError
 from briefy.choreographer.logging import configure_logging
+from briefy.choreographer.ops.monitor import start_monitor
 from briefy.choreographer.ops.supervisor import Supervisor, watch_parent
+from briefy.choreographer.worker import Worker
 
 log = structlog.get_logger("briefy.choreographer.worker")
 
@@ -66,21 +69,25 @@ def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.
     settings = with_state_key(settings)
     if args.processes > 1:
         return supervise(settings, args.processes)
+    # Until the worker can stop gracefully, a signal stops the start-up (waiting for SQS
+    # may take CHOREOGRAPHER_STARTUP_TIMEOUT): as PID 1 in a container, a process without
+    # a handler would not hear SIGTERM at all.
+    install_startup_handlers()
     try:
         app = bootstrap(settings)
+        worker = Worker(app)
     except StartupError as error:
         return startup_failed(error)
-    from briefy.choreographer.ops.monitor import start_monitor
-    from briefy.choreographer.worker import Worker
-
-    worker = Worker(app.events, settings, app.dead_letters)  # type: ignore[arg-type]
+    except StartupInterrupted as signal_name:
+        log.info("worker_stopped", during="start-up", signal=str(signal_name))
+        return 0
     try:
         monitor = start_monitor(app, worker)  # metrics and health (CHOREOGRAPHER_METRICS_PORT)
     except StartupError as error:
         app.close()
         return startup_failed(error)
-    announce(app)
     install_signal_handlers(worker)
+    announce(app)
     watch_parent(worker.stop)
     # Everything loaded so far (boto3's models, the registry) lives as long as the process:
     # keep it out of the garbage collector's full passes, which would walk it again and again.
@@ -102,6 +109,11 @@ def with_state_key(settings: Settings) -> Settings:
     return replace(settings, state_keys=(secrets.token_urlsafe(32).encode(),))
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m briefy.choreographer.worker``: run the worker; return the exit code."""
+    return run_worker(argv)
+
+
 def startup_failed(error: StartupError) -> int:
     """Log and print why the worker cannot start; return the exit code (2)."""
     log.error("startup_failed", reason=str(error))
@@ -110,16 +122,19 @@ def startup_failed(error: StartupError) -> int:
 
 
 def announce_embedded(app: Application) -> None:
-    """In embedded mode, say where SQS is served and how to publish to it."""
-    if app.embedded is None or app.events is None:
+    """In embedded mode, say where SQS is served, that it is in memory, and how to publish to it."""
+    if not app.embedded:
         return
     log.info(
         "embedded_sqs_started",
-        endpoint=app.embedded.url,
-        region=app.client.meta.region_name,
-        queues=sorted(q.queue_name for q in app.queues.values()),
+        endpoint=app.endpoint,
+        region=app.region,
+        queues=sorted(queue.queue_name for queue in (*app.queues.values(), app.dead_letters)),
+        memory="the queues live in this process's memory: stopping the worker drops every message",
+        # The endpoint takes any credentials; the AWS CLI insists on having some.
         publish=(
-            f"aws --endpoint-url {app.embedded.url} --region {app.client.meta.region_name} "
+            "AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local "
+            f"aws --endpoint-url {app.endpoint} --region {app.region} "
             f"sqs send-message --queue-url {app.events.url} --message-body file://event.json"
         ),
     )
@@ -134,12 +149,11 @@ def supervise(settings: Settings, processes: int) -> int:
             app = bootstrap(settings)
         except StartupError as error:
             return startup_failed(error)
-        assert app.embedded is not None
         announce_embedded(app)
         # The children reach this process's endpoint as a configured one (moto takes any keys).
         env.update(
-            AWS_ENDPOINT_URL_SQS=app.embedded.url,
-            AWS_DEFAULT_REGION=app.client.meta.region_name,
+            AWS_ENDPOINT_URL_SQS=app.endpoint,
+            AWS_DEFAULT_REGION=app.region,
             AWS_ACCESS_KEY_ID="embedded",
             AWS_SECRET_ACCESS_KEY="embedded",
         )
@@ -156,17 +170,31 @@ def supervise(settings: Settings, processes: int) -> int:
 def announce(app: Application) -> None:
     """Say where the worker reads from; in embedded mode, how to publish to it."""
     settings = app.settings
-    assert app.events is not None
     announce_embedded(app)
     log.info(
         "worker_configured",
         mode=settings.mode,
+        site=app.site.path,
         endpoint=app.endpoint,
         events_queue=app.events.url,
-        dead_letter_queue=app.dead_letters.url if app.dead_letters else None,
+        dead_letter_queue=app.dead_letters.url,
         fifo=app.events.fifo,
         concurrency=settings.concurrency,
     )
+
+
+class StartupInterrupted(Exception):
+    """SIGTERM or SIGINT during start-up: nothing was received yet, so the worker just ends."""
+
+
+def install_startup_handlers() -> None:
+    """SIGTERM/SIGINT before the worker runs: interrupt the start-up (a blocking call included)."""
+
+    def handle(signum: int, _: Any) -> None:
+        raise StartupInterrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
 
 
 def install_signal_handlers(worker: Any) -> None:

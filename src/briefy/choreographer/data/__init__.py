@@ -5,16 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import implementer
 
+from briefy.choreographer.interfaces import IDataTransferObject
 
-class IDataTransferObject(Interface):
-    """Data taken from an event, in the shape its actions need.
-
-    Actions are multi-adapters of ``(IDataTransferObject, IInternalEvent)``.
-    """
-
-    event = Attribute("The internal event the data came from.")
+__all__ = ["DataTransferObject", "IDataTransferObject", "text"]
 
 
 @implementer(IDataTransferObject)

@@ -12,33 +12,35 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from zope.component import queryUtility
-from zope.interface import Attribute, implementer
+from zope.component import getSiteManager
+from zope.interface import implementer
 
 from briefy.choreographer.events.message import EventMessage, parse_event
-from briefy.choreographer.pipeline.outbox import ImmediateOutbox, IOutbox
-from briefy.common.interfaces import IEvent
+from briefy.choreographer.interfaces import IInternalEvent, IOutbox
+from briefy.choreographer.pipeline.outbox import ImmediateOutbox
 
-__all__ = ["EventMessage", "IInternalEvent", "InternalEvent", "event_factory", "parse_event"]
-
-
-class IInternalEvent(IEvent):
-    """An event dispatched inside the choreographer.
-
-    Handlers subscribe to it, or to a specialisation (``ILeadEvent``, ``IMailEvent``).
-    """
-
-    message = Attribute("The checked ``EventMessage`` it was made from.")
-    outbox = Attribute("The ``IOutbox`` that handlers hand their actions to.")
+__all__ = [
+    "EventMessage",
+    "IInternalEvent",
+    "InternalEvent",
+    "event_factory",
+    "internal_event",
+    "parse_event",
+]
 
 
 @implementer(IInternalEvent)
 class InternalEvent:
-    """The generic event: every event name without a factory of its own gets this."""
+    """The generic event: every event name without a factory of its own gets this.
 
-    def __init__(self, message: EventMessage, outbox: IOutbox | None = None) -> None:
+    Made with no outbox, it runs each action at once (``ImmediateOutbox``); made
+    with no registry, its handlers look up in the global one.
+    """
+
+    def __init__(self, message: EventMessage, outbox: IOutbox | None = None, registry: Any = None) -> None:
         self.message = message
         self.outbox: IOutbox = outbox if outbox is not None else ImmediateOutbox()
+        self.registry = registry if registry is not None else getSiteManager()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.event_name} {self.id}>"
@@ -72,6 +74,20 @@ class InternalEvent:
         return MappingProxyType(self.message.data)
 
 
-def event_factory(event_name: str) -> Any:
-    """The factory registered for ``event_name``, or ``InternalEvent``."""
-    return queryUtility(IInternalEvent, name=event_name) or InternalEvent
+def event_factory(event_name: str, registry: Any = None) -> Any:
+    """The factory registered for ``event_name`` in ``registry`` (the global one by
+    default), or ``InternalEvent``."""
+    found = (registry if registry is not None else getSiteManager()).queryUtility(
+        IInternalEvent, name=event_name
+    )
+    return found or InternalEvent
+
+
+def internal_event(message: EventMessage, outbox: IOutbox, registry: Any) -> Any:
+    """The internal event of ``message``, made by the factory ``registry`` holds for its name
+    and dispatched in ``registry`` (a factory of the seed's shape, not an ``InternalEvent``,
+    takes the message and the outbox only)."""
+    factory = event_factory(message.event_name, registry)
+    if isinstance(factory, type) and issubclass(factory, InternalEvent):
+        return factory(message, outbox, registry)
+    return factory(message, outbox)

@@ -1,28 +1,32 @@
 """Prometheus metrics of one worker, in a registry of its own.
 
-The worker reports what happens to each event (``received``, ``settled``) and
-each batch (``batch_done``); SQS call errors are counted from botocore's own
-event hooks on the client (``watch_client``), so the queue code stays as it is.
-Label values are bounded: an event name the registry does not know is counted
-as ``(unregistered)``, so a producer sending random names cannot blow up the
-number of series.
+``MetricsListener`` hears the pipeline's outcomes (see ``pipeline.listeners``);
+SQS call errors are counted from botocore's own event hooks on the client
+(``watch_client``), so the queue code stays as it is. Label values are bounded:
+an event name the choreography does not know is counted as ``(unregistered)``, so
+a producer sending random names cannot blow up the number of series.
+
+Durations start when the receive call returns the messages (not when it started
+waiting for them: an idle long poll is no latency) and end when the event or the
+batch is settled.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from zope.component import queryUtility
 
-from briefy.choreographer.events import IInternalEvent
+from briefy.choreographer.pipeline.decide import DeadLetter, Retry
+from briefy.choreographer.pipeline.listeners import PipelineListener
+from briefy.choreographer.pipeline.outbox import Planned
 
 if TYPE_CHECKING:
     from briefy.choreographer.pipeline.job import Job
-    from briefy.common.queue.message import SQSMessage
+    from briefy.common.interfaces import IQueue
+    from briefy.common.queue.message import SendResult
     from briefy.common.worker import QueueWorker
 
 #: Outcomes of an event in one attempt (``choreographer_events_processed_total``; ``held``:
@@ -30,18 +34,9 @@ if TYPE_CHECKING:
 OUTCOMES = ("done", "retried", "dead_lettered", "held")
 #: Label of an event name with no registered factory, and of a body with no name.
 UNREGISTERED = "(unregistered)"
-#: Most labelled children (and event labels) a ``Metrics`` remembers.
-MAX_CHILDREN = 4096
 NO_NAME = "(none)"
 #: Seconds: from a few milliseconds (moto) to a slow batch waiting on SQS retries.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-
-def event_label(event_name: str) -> str:
-    """The ``event_name`` label: the name if an event factory is registered for it."""
-    if not event_name:
-        return NO_NAME
-    return event_name if queryUtility(IInternalEvent, name=event_name) is not None else UNREGISTERED
 
 
 def action_outcome(result: Any) -> str:
@@ -51,24 +46,13 @@ def action_outcome(result: Any) -> str:
     return "failed" if result.transient else "rejected"
 
 
-class _Pending:
-    """What one pipeline thread reported during its batch."""
-
-    __slots__ = ("received", "settled")
-
-    def __init__(self) -> None:
-        self.received: list[str] = []
-        self.settled: list[tuple[Job, str, str]] = []
-
-
 class Metrics:
     """The worker's counters, histograms and gauges, in a ``CollectorRegistry`` of its own."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, event_names: Iterable[str] = ()) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self._local = threading.local()
-        self._labels: dict[str, str] = {}
+        #: The registered event names: any other is counted as ``(unregistered)``.
+        self.event_names = frozenset(event_names)
         r = self.registry
         self.events_received = Counter(
             "choreographer_events_received",
@@ -96,13 +80,13 @@ class Metrics:
         )
         self.batch_seconds = Histogram(
             "choreographer_batch_duration_seconds",
-            "Time from receiving a batch to settling all of it.",
+            "Seconds from the receive call returning a batch to settling all of it.",
             buckets=BUCKETS,
             registry=r,
         )
         self.event_seconds = Histogram(
             "choreographer_event_duration_seconds",
-            "Time from receiving an event message to settling it.",
+            "Seconds from the receive call returning an event message to settling it.",
             ["event_name"],
             buckets=BUCKETS,
             registry=r,
@@ -124,78 +108,11 @@ class Metrics:
             registry=r,
         )
 
-    # -- what the worker reports -------------------------------------------------
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered: it runs for every event and action.
-
-        The label values are bounded (registered event names and actions, outcomes),
-        so the cache is too; a full cache is simply not added to.
-        """
-        key = (id(metric), labels)
-        child = self._children.get(key)
-        if child is None:
-            child = metric.labels(*labels)
-            if len(self._children) < MAX_CHILDREN:
-                self._children[key] = child
-        return child
-
-    def _event_label(self, event_name: str) -> str:
-        """``event_label``, remembered for registered names (the registry is loaded once)."""
-        label = self._labels.get(event_name)
-        if label is None:
-            label = event_label(event_name)
-            if label == event_name and len(self._labels) < MAX_CHILDREN:
-                self._labels[event_name] = label
-        return label
-
-    def _pending(self) -> _Pending:
-        """This pipeline thread's reports not yet handed to prometheus."""
-        try:
-            pending: _Pending = self._local.pending
-        except AttributeError:
-            pending = self._local.pending = _Pending()
-        return pending
-
-    def received(self, job: Job) -> None:
-        """An event message was taken in (after parsing, so its name is known)."""
-        self._pending().received.append(job.event_name)
-
-    def settled(self, job: Job, outcome: str, error_type: str = "") -> None:
-        """An event message's attempt ended: its outcome and its actions (counted, with
-        its duration, when the batch is done)."""
-        self._pending().settled.append((job, outcome, error_type))
-
-    def batch_done(self, messages: Sequence[SQSMessage]) -> None:
-        """A batch was settled: count what it reported (one locked call per label set,
-        not one per event) and observe the time since each message was received."""
-        pending = self._pending()
-        now = time.monotonic()
-        label = self._event_label
-        counts: dict[tuple[Any, tuple[str, ...]], int] = {}
-        for name in pending.received:
-            key: tuple[Any, tuple[str, ...]] = (self.events_received, (label(name),))
-            counts[key] = counts.get(key, 0) + 1
-        durations: dict[str, list[float]] = {}
-        for job, outcome, error_type in pending.settled:
-            name = label(job.event_name)
-            keys: list[tuple[Any, tuple[str, ...]]] = [(self.events_processed, (name, outcome))]
-            if outcome == "dead_lettered":
-                keys.append((self.events_dead_lettered, (name, error_type or "unknown")))
-            for planned, result in job.results:
-                keys.append((self.actions, (planned.name, planned.queue_name, action_outcome(result))))
-            for key in keys:
-                counts[key] = counts.get(key, 0) + 1
-            durations.setdefault(name, []).append(now - job.message.received_at)
-        pending.received.clear()
-        pending.settled.clear()
-        for (metric, labels), amount in counts.items():
-            self._child(metric, *labels).inc(amount)
-        for name, seconds in durations.items():
-            observe = self._child(self.event_seconds, name).observe
-            for value in seconds:
-                observe(value)
-        if messages:
-            self.batch_seconds.observe(now - min(m.received_at for m in messages))
+    def label(self, event_name: str) -> str:
+        """The ``event_name`` label: the name if an event factory is registered for it."""
+        if not event_name:
+            return NO_NAME
+        return event_name if event_name in self.event_names else UNREGISTERED
 
     # -- what is read when scraped -----------------------------------------------
     def watch_worker(self, worker: QueueWorker) -> None:
@@ -221,3 +138,40 @@ class Metrics:
         """A call got no answer (connection refused, timeout): count it by exception class."""
         operation = event_name.rsplit(".", 1)[-1] or "unknown"
         self.sqs_errors.labels(operation, type(exception).__name__).inc()
+
+
+class MetricsListener(PipelineListener):
+    """Counts what the pipeline does into ``metrics``."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def planned(self, job: Job) -> None:
+        self.metrics.events_received.labels(self.metrics.label(job.event_name)).inc()
+
+    def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
+        self.metrics.actions.labels(planned.name, planned.queue_name, action_outcome(result)).inc()
+
+    def done(self, job: Job) -> None:
+        self._settled(job, "done")
+
+    def retried(self, job: Job, retry: Retry, envelope: bool) -> None:
+        self._settled(job, "retried")
+
+    def dead_lettered(self, job: Job, letter: DeadLetter, dead_letter_id: str) -> None:
+        self._settled(job, "dead_lettered")
+        self.metrics.events_dead_lettered.labels(self.metrics.label(job.event_name), letter.error_type).inc()
+
+    def dead_letter_failed(
+        self, job: Job, letter: DeadLetter, error: str, transient: bool, held_for: int = 0, detail: str = ""
+    ) -> None:
+        if not transient:  # a transient failure is counted as the retry that follows it
+            self._settled(job, "held")
+
+    def batch_done(self, jobs: Sequence[Job], seconds: float) -> None:
+        self.metrics.batch_seconds.observe(seconds)
+
+    def _settled(self, job: Job, outcome: str) -> None:
+        name = self.metrics.label(job.event_name)
+        self.metrics.events_processed.labels(name, outcome).inc()
+        self.metrics.event_seconds.labels(name).observe(time.monotonic() - job.message.arrived_at)

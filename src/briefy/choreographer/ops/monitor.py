@@ -18,13 +18,14 @@ import waitress
 from botocore.config import Config
 from prometheus_client import make_wsgi_app
 
-from briefy.choreographer.bootstrap import StartupError, make_client
+from briefy.choreographer.bootstrap import make_client
+from briefy.choreographer.errors import StartupError
 from briefy.choreographer.ops.health import Check, Health
 from briefy.choreographer.ops.metrics import Metrics
 
 if TYPE_CHECKING:
     from briefy.choreographer.bootstrap import Application
-    from briefy.common.worker import QueueWorker
+    from briefy.choreographer.worker import Worker
 
 log = structlog.get_logger(__name__)
 
@@ -147,7 +148,7 @@ def _answer(start_response: StartResponse, status: str, body: dict[str, Any]) ->
     return [data]
 
 
-def start_monitor(app: Application, worker: QueueWorker) -> MonitorServer | None:
+def start_monitor(app: Application, worker: Worker) -> MonitorServer | None:
     """Serve the worker's metrics and health on ``CHOREOGRAPHER_METRICS_PORT`` (0: off).
 
     Also counts the SQS client's failed calls and reads the worker's in-flight
@@ -156,12 +157,11 @@ def start_monitor(app: Application, worker: QueueWorker) -> MonitorServer | None
     settings = app.settings
     if not settings.metrics_port:
         return None
-    metrics: Metrics = getattr(worker, "metrics", None) or Metrics()
+    metrics = worker.metrics
     metrics.watch_worker(worker)
     metrics.watch_client(app.client)
-    assert app.events is not None and app.events.url is not None
-    probe = make_client(settings, app.embedded.url if app.embedded else None, overrides=PROBE_CONFIG)
-    health = Health(worker, probe, app.events.url, settings.wait_time)
+    probe = make_client(settings, app.endpoint if app.embedded else None, overrides=PROBE_CONFIG)
+    health = Health(worker, probe, str(app.events.url), settings.wait_time)
     server = MonitorServer(metrics, health, settings.metrics_host, settings.metrics_port).start()
     log.info("monitor_started", host=server.host, port=server.port, paths=list(PATHS))
     return server

@@ -50,21 +50,19 @@ class DoneMemory:
             self._put(message.message_id, Undeleted(message, failures))
             return failures
 
-    # Reads look without the lock first: the memory is empty unless something failed,
-    # and whether a dict is empty, or what one key holds, is read atomically.
     def recall(self, message_id: str) -> tuple[str, ...]:
         """The actions remembered as done for a message."""
-        known = self._known.get(message_id)
+        with self._lock:
+            known = self._known.get(message_id)
         return known if isinstance(known, tuple) else ()
 
     def settled(self, message_id: str) -> bool:
         """Whether the message is settled and only needs deleting."""
-        return isinstance(self._known.get(message_id), Undeleted)
+        with self._lock:
+            return isinstance(self._known.get(message_id), Undeleted)
 
     def undeleted(self, most: int) -> list[SQSMessage]:
         """The settled messages whose delete failed at most ``most`` times: to delete again."""
-        if not self._known:
-            return []
         with self._lock:
             return [
                 k.message for k in self._known.values() if isinstance(k, Undeleted) and k.failures <= most
@@ -72,8 +70,6 @@ class DoneMemory:
 
     def forget(self, message_ids: Iterable[str]) -> None:
         """Drop messages that are gone for good."""
-        if not self._known:
-            return
         with self._lock:
             for message_id in message_ids:
                 self._known.pop(message_id, None)

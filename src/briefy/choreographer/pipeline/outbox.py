@@ -1,35 +1,28 @@
-"""Outboxes: where handlers hand the actions they found for an event.
+"""Outboxes: where handlers hand the actions they found for an event (``IOutbox``).
 
-The outbox decides what "running an action" means: the ``ImmediateOutbox`` sends
-each payload as it comes; the worker's ``PlanningOutbox`` collects the outgoing
-messages of a whole batch so they can be sent with SendMessageBatch (and a
-retry can skip the actions that already succeeded); a dry run uses a
-``PlanningOutbox`` that records errors instead of raising them.
+The ``ImmediateOutbox`` sends each payload as it comes; the worker's
+``PlanningOutbox`` collects the outgoing messages of a whole batch so they can be
+sent with SendMessageBatch (and a retry can skip the actions that already
+succeeded); a dry run uses a ``PlanningOutbox`` that records errors instead of
+raising them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from zope.interface import Attribute, Interface, implementer
+from zope.interface import implementer
 
 from briefy.choreographer.errors import ActionError
+from briefy.choreographer.interfaces import IOutbox
 from briefy.common.errors import InvalidPayload
+from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import OutgoingMessage
 
 log = structlog.get_logger("briefy.choreographer.actions")
-
-
-class IOutbox(Interface):
-    """Takes the actions that handlers find for one event."""
-
-    planned = Attribute("The ``Planned`` actions so far, in the order they came.")
-
-    def add(action: Any, handler: Any) -> None:
-        """Take ``action`` (an ``IAction``), found by ``handler``."""
 
 
 @dataclass(slots=True)
@@ -70,14 +63,16 @@ class ImmediateOutbox:
 
 @implementer(IOutbox)
 class PlanningOutbox:
-    """Builds each available action's outgoing message; sends nothing.
+    """Builds each available action's outgoing message for its queue; sends nothing.
 
+    ``queues`` are the queue utilities by name (the bound ones, in the worker);
     ``skip`` names actions that already succeeded (a retry runs only the rest).
     With ``strict`` an action that cannot build a valid payload raises
     ``ActionError``; otherwise the error is recorded on its ``Planned``.
     """
 
-    def __init__(self, skip: Collection[str] = (), strict: bool = True) -> None:
+    def __init__(self, queues: Mapping[str, IQueue], skip: Collection[str] = (), strict: bool = True) -> None:
+        self.queues = queues
         self.planned: list[Planned] = []
         self.skip = frozenset(skip)
         self.strict = strict
@@ -93,7 +88,7 @@ class PlanningOutbox:
             log.debug("action_unavailable", action=action.name)
             return
         try:
-            planned.message = action.message()
+            planned.message = action.message(self.queues[planned.queue_name])
         except InvalidPayload as error:
             planned.error = ActionError(action.name, "invalid_payload", str(error))
         except Exception as error:  # a transform that cannot handle this data

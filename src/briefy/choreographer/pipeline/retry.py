@@ -1,15 +1,11 @@
-"""Retries: how many attempts, how long between them, and the envelope that carries what is done."""
+"""Retries: how many attempts, and the envelope that carries what is done to the next one."""
 
 from __future__ import annotations
 
-import random
-
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.state import PREFIX, Seal
-from briefy.common.queue.message import MAX_ATTRIBUTES, OutgoingMessage
-
-#: SQS's longest DelaySeconds: an envelope is delayed by the backoff, at most this.
-MAX_DELAY = 900
+from briefy.common.queue.message import OutgoingMessage
+from briefy.common.queue.sqs import MAX_ATTRIBUTES, MAX_DELAY
 
 
 def attempt_limit(setting: int, max_receive_count: int | None) -> int:
@@ -23,12 +19,6 @@ def attempt_limit(setting: int, max_receive_count: int | None) -> int:
     if not max_receive_count:
         return setting
     return max(1, min(setting, max_receive_count - 1))
-
-
-def backoff(attempt: int, base: float, cap: int) -> int:
-    """Seconds to wait before attempt ``attempt + 1``: exponential, with jitter."""
-    ceiling = min(float(cap), base * 2 ** max(0, attempt - 1))
-    return round(random.uniform(ceiling / 2, ceiling))
 
 
 def envelope(job: Job, delay: int, seal: Seal) -> OutgoingMessage | None:

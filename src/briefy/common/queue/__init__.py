@@ -14,15 +14,13 @@ from zope.interface import implementer
 
 from briefy.common.errors import InvalidPayload, QueueNotFound, error_code, is_transient
 from briefy.common.interfaces import IQueue
+from briefy.common.queue import sqs
 from briefy.common.queue.message import OutgoingMessage, SendResult, SQSMessage
+from briefy.common.queue.sqs import BATCH_BYTES, BATCH_ENTRIES
 
 __all__ = ["IQueue", "OutgoingMessage", "Queue", "SQSMessage", "SendResult", "approximate_count"]
 
 log = structlog.get_logger(__name__)
-
-#: SendMessageBatch limits: entries per call and bytes per call.
-BATCH_ENTRIES = 10
-BATCH_BYTES = 262_144
 
 _SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"]
 
@@ -74,25 +72,18 @@ class Queue:
         """Resolve the queue URL (creating the queue when asked) and read its attributes."""
         self.client = client
         self.queue_name = queue_name or self.default_queue_name
-        if self.queue_name.startswith(("http://", "https://")):
+        if sqs.is_url(self.queue_name):
             self.url = self.queue_name
-            self.queue_name = self.url.rstrip("/").rsplit("/", 1)[-1]
+            self.queue_name = sqs.name_of(self.url)
         elif create:
-            self.url = client.create_queue(QueueName=self.queue_name, Attributes=self.create_attributes())[
-                "QueueUrl"
-            ]
+            attributes = sqs.create_attributes(self.queue_name)
+            self.url = client.create_queue(QueueName=self.queue_name, Attributes=attributes)["QueueUrl"]
         else:
             try:
                 self.url = client.get_queue_url(QueueName=self.queue_name)["QueueUrl"]
             except client.exceptions.QueueDoesNotExist as error:
                 raise QueueNotFound(self.queue_name) from error
         self.refresh_attributes()
-
-    def create_attributes(self) -> dict[str, str]:
-        """Attributes for CreateQueue (FIFO when the name ends in ``.fifo``)."""
-        if self.queue_name.endswith(".fifo"):
-            return {"FifoQueue": "true"}
-        return {}
 
     def refresh_attributes(self) -> None:
         """Read the queue's attributes (FIFO, visibility timeout, redrive policy)."""
@@ -181,7 +172,8 @@ class Queue:
             MessageSystemAttributeNames=_SYSTEM_ATTRIBUTES,
             MessageAttributeNames=["All"],
         )
-        return [SQSMessage.from_response(raw, asked_at) for raw in response.get("Messages", [])]
+        arrived_at = time.monotonic()
+        return [SQSMessage.from_response(raw, asked_at, arrived_at) for raw in response.get("Messages", [])]
 
     def delete_messages(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
         """Delete messages with DeleteMessageBatch; return those not deleted."""

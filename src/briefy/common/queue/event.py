@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import orjson
+from briefy.common.queue import Queue, sqs
+from briefy.common.queue.sqs import RedrivePolicy
 
-from briefy.common.queue import Queue
+#: The name of the events queue utility.
+EVENTS_QUEUE = "events.queue"
 
 
 class EventQueue(Queue):
@@ -17,7 +18,7 @@ class EventQueue(Queue):
     own RedrivePolicy, or is ``events-dlq``.
     """
 
-    name = "events.queue"
+    name = EVENTS_QUEUE
     default_queue_name = "events"
     default_dead_letter_queue = "events-dlq"
 
@@ -25,25 +26,22 @@ class EventQueue(Queue):
         super().__init__()
         self.dead_letter_queue: Queue | None = None
 
-    def redrive_target(self) -> str | None:
-        """The DLQ name from the queue's RedrivePolicy, if it has one."""
-        policy: Mapping[str, Any] = orjson.loads(self.attributes.get("RedrivePolicy", "{}") or "{}")
-        arn = str(policy.get("deadLetterTargetArn", ""))
-        return arn.rsplit(":", 1)[-1] if arn else None
+    @property
+    def redrive_policy(self) -> RedrivePolicy | None:
+        """The queue's RedrivePolicy, if it has one (``maxReceiveCount``: SQS dead-letters
+        on the receive after it)."""
+        return RedrivePolicy.of(self.attributes)
 
-    def max_receive_count(self) -> int | None:
-        """The RedrivePolicy's ``maxReceiveCount``: SQS dead-letters on the receive after it."""
-        policy: Mapping[str, Any] = orjson.loads(self.attributes.get("RedrivePolicy", "{}") or "{}")
-        count = policy.get("maxReceiveCount")
-        return int(count) if count else None
+    def dead_letter_name(self, configured: str | None = None) -> str:
+        """The name of its dead-letter queue (setting, then RedrivePolicy, then the default)."""
+        return sqs.dead_letter_name(
+            configured, self.queue_name, self.redrive_policy, self.default_dead_letter_queue
+        )
 
     def connect_dead_letters(self, client: Any, queue_name: str | None = None, create: bool = False) -> Queue:
         """Bind the dead-letter queue (setting, then RedrivePolicy, then the default)."""
         dlq = DeadLetterQueue()
-        name = queue_name or self.redrive_target() or self.default_dead_letter_queue
-        if self.fifo and not name.endswith(".fifo") and not name.startswith("http"):
-            name += ".fifo"
-        dlq.connect(client, name, create=create)
+        dlq.connect(client, self.dead_letter_name(queue_name), create=create)
         self.dead_letter_queue = dlq
         return dlq
 

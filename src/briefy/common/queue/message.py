@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-#: SQS takes at most 10 message attributes per message.
-MAX_ATTRIBUTES = 10
+from briefy.common.queue.sqs import REFUSED
+
 #: Longest id the worker writes in an attribute, in characters (a UUID has 36).
 MAX_ID = 256
-#: Characters outside what SQS accepts in a body or attribute value (XML 1.0 characters).
-_REFUSED = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def sqs_text(value: str) -> str:
     """``value`` with the characters SQS refuses in attribute values replaced by U+FFFD."""
-    return _REFUSED.sub("\ufffd", value) if _REFUSED.search(value) else value
+    return REFUSED.sub("\ufffd", value) if REFUSED.search(value) else value
 
 
 def id_text(value: str, limit: int = MAX_ID) -> str:
@@ -47,12 +44,19 @@ class SQSMessage:
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
     message_attributes: dict[str, str] = field(default_factory=dict)
-    #: When (``time.monotonic()``) its visibility timeout started, at the latest.
+    #: When (``time.monotonic()``) its visibility timeout started, at the latest: when the
+    #: receive call was made (the heartbeat counts from here, to be safe).
     received_at: float = field(default_factory=time.monotonic)
+    #: When the receive call returned it (durations count from here: waiting is no work).
+    arrived_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def from_response(cls, raw: dict[str, Any], received_at: float | None = None) -> SQSMessage:
-        """Build from one entry of a ReceiveMessage response (asked for at ``received_at``)."""
+    def from_response(
+        cls, raw: dict[str, Any], received_at: float | None = None, arrived_at: float | None = None
+    ) -> SQSMessage:
+        """Build from one entry of a ReceiveMessage response (asked for at ``received_at``,
+        returned at ``arrived_at``)."""
+        now = time.monotonic()
         attributes = {
             name: str(value.get("StringValue", ""))
             for name, value in raw.get("MessageAttributes", {}).items()
@@ -63,7 +67,8 @@ class SQSMessage:
             body=raw.get("Body", ""),
             attributes=dict(raw.get("Attributes", {})),
             message_attributes=attributes,
-            received_at=time.monotonic() if received_at is None else received_at,
+            received_at=now if received_at is None else received_at,
+            arrived_at=now if arrived_at is None else arrived_at,
         )
 
     @property

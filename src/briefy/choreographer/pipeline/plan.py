@@ -1,0 +1,119 @@
+"""Plan: parse each message and fire its event; the actions plan their outgoing messages.
+
+Nothing is sent here. A message that cannot become an event, or whose event no
+action can handle, leaves its job marked ``bad`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+from structlog.contextvars import bound_contextvars
+from zope.event import notify
+
+from briefy.choreographer.errors import BadInput
+from briefy.choreographer.events import internal_event, parse_event
+from briefy.choreographer.logging import clip
+from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.listeners import PipelineListener
+from briefy.choreographer.pipeline.memory import DoneMemory
+from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.state import Seal
+from briefy.common.interfaces import IQueue
+from briefy.common.queue.message import SQSMessage
+
+log = structlog.get_logger("briefy.choreographer.worker")
+
+
+class Planner:
+    """Turns received messages into planned jobs.
+
+    ``registry`` holds the choreography, ``queues`` the bound queue utilities by
+    name; ``seal`` opens the retry state a message carries and ``memory`` is what
+    this process remembers of earlier attempts; a message received more than
+    ``max_attempts`` times is not run again but dead-lettered.
+    """
+
+    def __init__(
+        self,
+        registry: Any,
+        queues: Mapping[str, IQueue],
+        seal: Seal,
+        memory: DoneMemory,
+        max_attempts: int,
+        listener: PipelineListener,
+    ) -> None:
+        self.registry = registry
+        self.queues = queues
+        self.seal = seal
+        self.memory = memory
+        self.max_attempts = max_attempts
+        self.listener = listener
+
+    def job(self, message: SQSMessage) -> Job:
+        """A job for a received message, with the retry state it carries if it is sealed."""
+        try:
+            reading = self.seal.read(message.message_attributes, message.body)
+        except Exception as error:  # attributes of a shape no SQS message has
+            job = Job(message)
+            job.bad = BadInput("invalid_attributes", f"cannot read the message attributes: {error!r}")
+            return job
+        if reading.ignored:
+            log.warning(
+                "retry_state_ignored",
+                message_id=message.message_id,
+                reason=reading.ignored,
+                attributes=[clip(name) for name in reading.attributes[:10]],
+            )
+        return Job(message, reading.state)
+
+    def plan(self, job: Job) -> None:
+        """Plan ``job``; a bug of ours on it is that job's failure, not the batch's."""
+        try:
+            self._plan(job)
+        except Exception as error:
+            log.exception("plan_failed", message_id=job.message.message_id)
+            job.bad = BadInput("internal_error", f"{type(error).__name__}: {error}", job.event_name)
+        self.listener.planned(job)
+
+    def _plan(self, job: Job) -> None:
+        if job.bad is not None:
+            return
+        if self.memory.settled(job.message.message_id):
+            # Settled on an earlier receive whose delete failed: nothing to run again.
+            log.info("event_already_settled", message_id=job.message.message_id)
+            return
+        try:
+            job.event = parse_event(job.message.body, job.fallback_id)
+        except BadInput as error:
+            job.bad = error
+            return
+        event = job.event
+        with bound_contextvars(
+            event_id=clip(event.id),
+            event_name=clip(event.event_name),
+            guid=clip(event.guid),
+            request_id=clip(event.request_id),
+            message_id=job.message.message_id,
+            attempt=job.attempt,
+        ):
+            if job.attempt > self.max_attempts:
+                job.bad = BadInput(
+                    "attempts_exhausted",
+                    f"received {job.attempt} times without completing "
+                    "(a worker may have crashed or stalled on it)",
+                    event.event_name,
+                )
+                return
+            job.recalled = self.memory.recall(job.message.message_id)
+            job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
+            try:
+                notify(internal_event(event, job.outbox, self.registry))
+            except BadInput as error:
+                error.event_name = event.event_name
+                job.bad = error
+            except Exception as error:  # a handler bug: keep the event, with its reason
+                log.exception("handler_failed")
+                job.bad = BadInput("handler_failed", f"{type(error).__name__}: {error}", event.event_name)
