@@ -268,3 +268,20 @@ def test_the_tutorial_matches_the_example_package() -> None:
         source = (SLACK / path).read_text()
         indented = [textwrap.indent(code, " " * n) for n in (0, 2, 4)]
         assert any(candidate in source for candidate in indented), path
+
+
+def test_the_site_file_is_the_setting_then_the_checkouts_then_the_packaged_one(tmp_path: Path) -> None:
+    """CHOREOGRAPHER_ZCML wins; run from a checkout, its root configure.zcml; else the packaged site.zcml."""
+    from briefy.choreographer.site import CHECKOUT, site_zcml
+
+    assert site_zcml(Settings(zcml="/etc/site.zcml")) == "/etc/site.zcml"
+    assert site_zcml(Settings()) == str(CHECKOUT / "configure.zcml")  # the tests run from a checkout
+    assert site_zcml(Settings(), checkout=tmp_path).endswith("briefy/choreographer/site.zcml")
+
+
+def test_a_broken_site_file_stops_start_up_naming_it(site: Path, tmp_path: Path) -> None:
+    """A site configure.zcml that does not load is a start-up error naming the file."""
+    broken = tmp_path / "configure.zcml"
+    broken.write_text(zcml('<include package="no.such.package" />'))
+    with pytest.raises(StartupError, match=re.escape(str(broken))):
+        load_site(Settings(zcml=str(broken)))

@@ -62,6 +62,9 @@ def test_reference_choreography(moto_server: MotoServer, queues: Queues) -> None
         line["event_class"]
         for line in worker.find("event_dispatched", lambda e: e["event_name"] == "order.shipped")
     ] == ["InternalEvent"]
+    # Run from this checkout, the worker loads the site file at its root.
+    [configured] = worker.find("worker_configured")
+    assert configured["site"] == str(Path(__file__).resolve().parents[2] / "configure.zcml")
 
 
 def test_missing_queues_fail_fast(moto_server: MotoServer) -> None:

@@ -1,7 +1,8 @@
 """The site: the choreography a deployment runs, loaded from its ZCML and its extensions.
 
-``load_site`` reads the site's ``configure.zcml`` (``CHOREOGRAPHER_ZCML``, else the
-one packaged with the choreographer) and the ``configure.zcml`` of every installed
+``load_site`` reads the site's ``configure.zcml`` (``CHOREOGRAPHER_ZCML``; else, run
+from a checkout of the repository, the one at its root; else the one packaged with
+the choreographer) and the ``configure.zcml`` of every installed
 extension into the component registry, checks the wiring, and returns the ``Site``
 the rest is built from. Nothing here reaches SQS.
 """
@@ -12,6 +13,7 @@ import importlib
 from dataclasses import dataclass
 from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -48,10 +50,17 @@ class Site:
     extensions: tuple[EntryPoint, ...] = ()
 
 
-def site_zcml(settings: Settings) -> str:
-    """The path of the site ``configure.zcml`` to load."""
+#: The root of the checkout this package runs from, if it does (``src/briefy/choreographer``).
+CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def site_zcml(settings: Settings, checkout: Path = CHECKOUT) -> str:
+    """The path of the site ``configure.zcml`` to load: the setting, else the checkout's
+    (``configure.zcml`` at the root of a checkout the package runs from), else the packaged one."""
     if settings.zcml:
         return settings.zcml
+    if (checkout / "configure.zcml").is_file() and (checkout / "src" / "briefy" / "choreographer").is_dir():
+        return str(checkout / "configure.zcml")
     return str(resources.files("briefy.choreographer") / "site.zcml")
 
 
