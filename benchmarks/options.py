@@ -12,7 +12,7 @@ class Options:
     #: Events per loop and round of the steady stream.
     events: int = 1000
     #: Events waiting on the queue when a loop starts draining a backlog.
-    backlog: int = 3000
+    backlog: int = 1000
     #: Rounds of each loop, worker and ceiling alternating.
     rounds: int = 3
     #: At most this many events await their output in the steady stream.

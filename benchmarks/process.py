@@ -26,7 +26,7 @@ import orjson
 
 from benchmarks.cpu import cpu_seconds
 from benchmarks.queues import QueueSet
-from benchmarks.server import ENV, MotoServer
+from benchmarks.server import ENV, MotoServer, free_port
 from benchmarks.stream import Stream, Tally
 from tests import reference
 
@@ -85,6 +85,8 @@ def environment(server: MotoServer, queues: QueueSet, extra: Mapping[str, str]) 
         "CHOREOGRAPHER_MODE": "production",
         # The reference choreography, whatever else is installed beside it.
         "CHOREOGRAPHER_EXTENSIONS": "none",
+        # Metrics and health served, as in production, on a port of the run's own.
+        "CHOREOGRAPHER_METRICS_PORT": str(free_port()),
         # As a deployment sets it (a key made for the run, never kept).
         "CHOREOGRAPHER_STATE_KEY": secrets.token_urlsafe(32),
         # The loops of this folder run as ``python -m benchmarks.<loop>`` from the checkout.

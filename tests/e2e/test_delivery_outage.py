@@ -50,9 +50,7 @@ def test_an_unreachable_endpoint_at_start_up_fails_after_the_timeout(pair_queues
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_a_signal_while_waiting_for_sqs_at_start_up_stops_it(
-    pair_queues: DeliveryQueues, signum: int
-) -> None:
+def test_a_signal_while_waiting_for_sqs_stops_the_start_up(pair_queues: DeliveryQueues, signum: int) -> None:
     """A worker still waiting for SQS at start-up hears SIGTERM (as PID 1 of a container it would
     not, with no handler): it stops then and there, exit 0, nothing having been received."""
     endpoint = f"http://127.0.0.1:{free_port()}"

@@ -53,9 +53,13 @@ def held_receive(
     # Held from the worker's first receive on: none may slip through with the events.
     proxy.fail("ReceiveMessage", how="hold_deliveries", times=None, seconds=60)
     worker = WorkerProcess(worker_env(proxy.url, queues, CHOREOGRAPHER_CONCURRENCY="1")).start()
-    queues.send_batch([event("lead.created", LEAD_DATA) for _ in range(3)])  # all at once
-    # moto may hand the three to one receive or split them: the held one has at least one.
-    until(lambda: queues.counts()[1] > 0 and proxy.held == 1, what="a held receive with events")
+    try:
+        queues.send_batch([event("lead.created", LEAD_DATA) for _ in range(3)])  # all at once
+        # moto may hand the three to one receive or split them: the held one has at least one.
+        until(lambda: queues.counts()[1] > 0 and proxy.held == 1, what="a held receive with events")
+    except BaseException:
+        worker.kill()
+        raise
     return queues, worker
 
 

@@ -4,13 +4,14 @@ How receiving keeps batches full at every load:
 
 - one receive loop long polls for ``batch_size`` messages and hands each batch to a
   pool of ``concurrency`` processing threads;
-- after a short batch (fewer than ``batch_size``: no backlog) it waits until the
-  batches in progress are settled before it receives again, so the next receive
-  collects everything that arrived meanwhile: a light stream is handled in full
-  batches, one at a time, as a plain receive/send/delete loop would;
-- while receives come back full (a backlog) and fewer than ``concurrency`` batches
-  are in progress, further receive loops start; each ends once a receive comes
-  back short. So a backlog is drained ``concurrency`` batches at a time.
+- it waits until its batch is settled before it receives again, so the next receive
+  collects everything that arrived meanwhile: a light or steady stream is handled
+  in full batches, one at a time, as a plain receive/send/delete loop would;
+- after ``FULL_TO_GROW`` full receives in a row (a backlog) it receives the next
+  batch while the last one is processed; when that receive too comes back full,
+  further receive loops start while there is room, each receiving on until a
+  receive comes back short. So a backlog is drained ``concurrency`` batches at a
+  time, and a short receive brings the loop back to one batch at a time.
 
 Every receive first takes one of ``concurrency`` slots, released once its batch is
 settled: a batch never waits for a processing thread, and no more than
@@ -43,8 +44,10 @@ MIN_RECEIVE_BACKOFF = 0.1
 #: already on its way arrives in milliseconds; an idle long poll would hold the stop
 #: for its whole wait, so it is not waited for longer).
 RECEIVE_GRACE = 1.0
-#: Full receives in a row after which a receive loop no longer waits for its batches and
-#: starts another loop: a full batch or two may be a burst, more in a row are a backlog.
+#: Full receives in a row after which a receive loop no longer waits for its batch to be
+#: settled before it receives the next (a full batch or two may be a burst, more in a row
+#: are a backlog); one more full receive, made while a batch was processed, starts another
+#: loop.
 FULL_TO_GROW = 3
 
 
@@ -155,7 +158,7 @@ class QueueWorker:
 
     def _receive_loop(self, primary: bool) -> None:
         """Receive until stopped (``primary``) or until a receive comes back short."""
-        full_in_a_row = 0
+        full_in_a_row = 0 if primary else FULL_TO_GROW  # a further loop starts on a backlog
         try:
             while self._take_slot():
                 try:
@@ -178,17 +181,20 @@ class QueueWorker:
                 with self._state:
                     self._in_progress += 1
                 self._batches.put(messages)
-                if len(messages) >= self.batch_size:
-                    full_in_a_row += 1
-                    if full_in_a_row >= FULL_TO_GROW:  # a backlog: receive on, more loops at once
-                        self._more_receivers()
-                        continue
-                else:
+                if len(messages) < self.batch_size:
                     full_in_a_row = 0
                     if not primary:
                         return
-                # No backlog (yet): the next receive waits for what arrives meanwhile.
-                self._wait_settled()
+                else:
+                    full_in_a_row += 1
+                # Full batches in a row are a backlog: receive the next batch while this one
+                # is processed, and once even those come back full, more loops at once.
+                if full_in_a_row > FULL_TO_GROW:
+                    self._more_receivers()
+                elif full_in_a_row < FULL_TO_GROW:
+                    self._wait_settled()  # no backlog (yet): take what arrives meanwhile
+        except Exception:  # a bug: logged; run() starts the loop again
+            log.exception("receive_loop_error")
         finally:
             with self._state:
                 self._receivers -= 1
@@ -261,12 +267,14 @@ class QueueWorker:
         ]
         for worker in workers:
             worker.start()
-        with self._state:
-            self._receivers += 1
-        threading.Thread(target=self._receive_loop, args=(True,), name="receive", daemon=True).start()
+        self._start_primary()
         log.info("worker_started", queue=self.queue.name, concurrency=self.concurrency)
         while not self._stopping.wait(0.2):
-            pass
+            with self._state:
+                ended = self._receivers == 0 and not self.stopping
+            if ended:  # the loop must keep turning, whatever ended it
+                log.error("receive_loop_ended", detail="started again")
+                self._start_primary()
         with self._state:
             in_progress = self._in_progress
         log.info(
@@ -293,6 +301,11 @@ class QueueWorker:
                 self.release(abandoned)
         self.heartbeat.stop()
         log.info("worker_stopped", queue=self.queue.name)
+
+    def _start_primary(self) -> None:
+        with self._state:
+            self._receivers += 1
+        threading.Thread(target=self._receive_loop, args=(True,), name="receive", daemon=True).start()
 
     def _wait_receivers(self, seconds: float) -> None:
         """Give receives in progress ``seconds`` to return (they release what they get)."""

@@ -1,0 +1,198 @@
+"""The receive loop with a hand-written queue: batches stay full, a backlog grows the receives,
+a stop releases what did not start, and the loop keeps turning."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from briefy.common.queue.message import SQSMessage
+from briefy.common.worker import FULL_TO_GROW, QueueWorker
+
+
+class FakeQueue:
+    """Messages in memory; each receive takes what is there (up to the batch size)."""
+
+    name = "fake.queue"
+    visibility_timeout = 30
+
+    def __init__(self) -> None:
+        self.waiting: deque[SQSMessage] = deque()
+        self.lock = threading.Lock()
+        self.concurrent = 0
+        self.most_concurrent = 0
+        self.released: list[str] = []
+        self.arrived = threading.Condition(self.lock)
+
+    def put(self, count: int) -> None:
+        with self.lock:
+            start = len(self.released) + len(self.waiting) + 10_000 * time.monotonic_ns()
+            self.waiting.extend(SQSMessage(f"m-{start + n}", "r", "{}") for n in range(count))
+            self.arrived.notify_all()
+
+    def get_messages(self, max_number: int = 10, wait_time: int = 20) -> list[SQSMessage]:
+        with self.lock:
+            self.concurrent += 1
+            self.most_concurrent = max(self.most_concurrent, self.concurrent)
+            if not self.waiting:
+                self.arrived.wait(0.05)
+            taken = [self.waiting.popleft() for _ in range(min(max_number, len(self.waiting)))]
+            self.concurrent -= 1
+        time.sleep(0.005)  # a receive takes a little time
+        return taken
+
+    def change_visibility(self, items: Iterable[tuple[SQSMessage, int]]) -> list[SQSMessage]:
+        self.released += [message.message_id for message, _ in items]
+        return []
+
+
+class Recording(QueueWorker):
+    """Records each batch it processes; each takes ``seconds``."""
+
+    def __init__(self, queue: FakeQueue, seconds: float = 0.02, **options: Any) -> None:
+        super().__init__(queue, wait_time=0, shutdown_timeout=5, **options)  # type: ignore[arg-type]
+        self.seconds = seconds
+        self.batches: list[int] = []
+
+    def process_batch(self, messages: Sequence[SQSMessage]) -> None:
+        time.sleep(self.seconds)
+        self.batches.append(len(messages))
+
+
+def running(worker: QueueWorker) -> threading.Thread:
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    return thread
+
+
+def until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
+
+
+def test_a_light_stream_is_received_in_full_batches_one_at_a_time() -> None:
+    """Events arriving while a batch is handled wait for the next receive, which takes them all:
+    one receive at a time, whatever the concurrency."""
+    queue = FakeQueue()
+    worker = Recording(queue, seconds=0.05, concurrency=4)
+    thread = running(worker)
+    for _ in range(6):
+        queue.put(7)  # seven at a time, never a backlog of three full batches
+        until(lambda: not queue.waiting)
+        time.sleep(0.08)
+    until(lambda: sum(worker.batches) == 42)
+    worker.stop()
+    thread.join(10)
+    assert queue.most_concurrent == 1
+    assert worker.batches and min(worker.batches) >= 1
+
+
+def test_a_backlog_is_drained_with_more_receives_at_once() -> None:
+    """A backlog gives full batch after full batch: receives grow to several at once, all full."""
+    queue = FakeQueue()
+    queue.put(400)
+    worker = Recording(queue, seconds=0.03, concurrency=4)
+    thread = running(worker)
+    until(lambda: sum(worker.batches) == 400, timeout=20)
+    worker.stop()
+    thread.join(10)
+    assert queue.most_concurrent > 1
+    assert worker.batches.count(10) == 40
+
+
+def test_the_growth_waits_for_a_run_of_full_batches() -> None:
+    """Fewer full receives in a row than FULL_TO_GROW never start a second receive."""
+    queue = FakeQueue()
+    queue.put(10 * (FULL_TO_GROW - 1))
+    worker = Recording(queue, concurrency=4)
+    thread = running(worker)
+    until(lambda: sum(worker.batches) == 10 * (FULL_TO_GROW - 1))
+    worker.stop()
+    thread.join(10)
+    assert queue.most_concurrent == 1
+
+
+class Stuck(Recording):
+    """A worker whose batches after the first FULL_TO_GROW block until the test lets them go."""
+
+    def __init__(self, queue: FakeQueue) -> None:
+        super().__init__(queue, concurrency=1)
+        self.go = threading.Event()
+
+    def process_batch(self, messages: Sequence[SQSMessage]) -> None:
+        if len(self.batches) >= FULL_TO_GROW:
+            self.go.wait(10)
+        super().process_batch(messages)
+
+
+def test_a_stop_releases_batches_received_and_not_started() -> None:
+    """At stop, a batch waiting for a processing thread is made visible at once, unprocessed."""
+    queue = FakeQueue()
+    worker = Stuck(queue)
+    worker._slots = 2  # one processing thread, room for a second batch to wait behind it
+    queue.put(10 * (FULL_TO_GROW + 3))
+    thread = running(worker)
+    until(lambda: worker._in_progress == 2 and len(worker.batches) == FULL_TO_GROW)
+    worker.stop()
+    worker.go.set()
+    thread.join(10)
+    assert worker.batches == [10] * (FULL_TO_GROW + 1)
+    assert len(queue.released) == 10
+
+
+class Broken(Recording):
+    """A worker whose receive loop breaks once, outside anything it guards itself."""
+
+    def __init__(self, queue: FakeQueue) -> None:
+        super().__init__(queue)
+        self.broken = False
+
+    def _take_slot(self) -> bool:
+        if not self.broken:
+            self.broken = True
+            raise RuntimeError("a bug")
+        return super()._take_slot()
+
+
+def test_a_receive_loop_that_ends_is_started_again() -> None:
+    """Whatever ends the receive loop, the worker starts it again and says so."""
+    queue = FakeQueue()
+    worker = Broken(queue)
+    with capture_logs() as logs:
+        thread = running(worker)
+        queue.put(5)
+        until(lambda: sum(worker.batches) == 5)
+        worker.stop()
+        thread.join(10)
+    assert "receive_loop_ended" in [line["event"] for line in logs]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_no_more_batches_are_in_progress_than_the_concurrency(concurrency: int) -> None:
+    """CHOREOGRAPHER_CONCURRENCY bounds the batches received and not yet settled."""
+    queue = FakeQueue()
+    queue.put(300)
+    worker = Recording(queue, seconds=0.02, concurrency=concurrency)
+    most = 0
+
+    def watch() -> None:
+        nonlocal most
+        while sum(worker.batches) < 300:
+            most = max(most, worker._in_progress)
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    thread = running(worker)
+    watcher.start()
+    until(lambda: sum(worker.batches) == 300, timeout=30)
+    worker.stop()
+    thread.join(10)
+    assert 1 <= most <= concurrency
