@@ -6,18 +6,36 @@
 # Production mode (no embedded SQS endpoint, JSON logs, personal data redacted),
 # metrics and health on port 8000, run as an unprivileged user. Configure it with
 # the environment variables of README "Configuration".
+#
+# What goes in is pinned: every Python distribution by version and hash
+# (docker/requirements.txt, refreshed by `make lock`), the base image by tag here
+# and by digest when you ask for it, which is what a reproducible build needs:
+#
+#   docker build --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest> -t briefy-choreographer .
+#
+# The digest is the registry's for the tag: `docker buildx imagetools inspect
+# python:3.11-slim` (or `skopeo inspect docker://docker.io/library/python:3.11-slim`)
+# prints it, and `docker images --digests python` shows the one pulled.
 ARG PYTHON_IMAGE=python:3.11-slim
 
 # -- build: a virtualenv holding the package and its dependencies --------------
 FROM ${PYTHON_IMAGE} AS build
+# The index pip reads; the lock's hashes decide what it accepts from it.
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv
 WORKDIR /src
+# The locked dependencies first: this layer stays cached until the lock changes.
+COPY docker/requirements.txt ./
+RUN /opt/venv/bin/pip install --require-hashes -r requirements.txt
 COPY setup.py pyproject.toml README.rst ./
 COPY src ./src
-RUN /opt/venv/bin/pip install . \
-    && /opt/venv/bin/pip uninstall --yes pip setuptools
+# The package alone, built with the locked setuptools; `pip check` fails the build
+# if the lock lacks a dependency setup.py asks for.
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation . \
+    && /opt/venv/bin/pip check \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
 
 # -- run: the virtualenv only, no compiler, no pip cache, no sources -----------
 FROM ${PYTHON_IMAGE}
