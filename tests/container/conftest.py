@@ -45,10 +45,10 @@ class Image:
     base: Base
 
 
-def not_tested(reason: str) -> NoReturn:
-    """Skip, saying plainly that the image was not tested and why; on CI, fail instead."""
-    message = f"the image was not tested: {reason}"
-    FIGURES["not tested"] = reason
+def not_tested(reason: str, what: str = "the image") -> NoReturn:
+    """Skip, saying plainly what was not tested and why; on CI, fail instead."""
+    message = f"{what} was not tested: {reason}"
+    FIGURES[f"{what}: not tested"] = reason
     if ON_CI:
         pytest.fail(f"{message} (CI=true: the image tests must run)", pytrace=False)
     pytest.skip(message)

@@ -12,11 +12,13 @@ service names resolve through its aardvark-dns).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +138,9 @@ class Podman(Engine):
         return result.returncode == 0
 
     def compose(self) -> list[str] | None:
-        found = shutil.which("podman-compose")
-        return [found] if found else None
+        # podman-compose is a test dependency: run it with this interpreter, wherever PATH points.
+        found = importlib.util.find_spec("podman_compose") is not None
+        return [sys.executable, "-m", "podman_compose"] if found else None
 
     def resolves_service_names(self) -> bool:
         """Whether containers on a compose network find each other by name (netavark's DNS)."""
