@@ -132,7 +132,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         for report in reports
         if str(getattr(report, "nodeid", "")).startswith("tests/container/")
     ]
-    if not reports:
+    if not reports or not FIGURES:
         return
     terminalreporter.section("the container image")
     for name, figure in FIGURES.items():

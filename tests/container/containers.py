@@ -33,7 +33,7 @@ class Container:
 
     def remove(self) -> None:
         if self.id:
-            self.engine("rm", "--force", "--time", "0", self.id, check=False)
+            self.engine.remove(self.id)
 
     # -- what it says ----------------------------------------------------------
     def output(self) -> str:

@@ -75,6 +75,10 @@ class Engine:
     def forget_old_layers(self) -> None:
         """Drop build leftovers unused for a week, where the storage is the tests' own."""
 
+    def remove(self, container: str) -> None:
+        """Remove a container of the tests', killing it first if it runs."""
+        self("rm", "--force", container, check=False)
+
     def healthcheck(self, container: str) -> bool:
         """Run the container's HEALTHCHECK command once, as the engine would: whether it passed."""
         test = json.loads(self.inspect(container, "{{json .Config.Healthcheck.Test}}"))
@@ -130,6 +134,9 @@ class Podman(Engine):
     def forget_old_layers(self) -> None:
         # Untagged images (older builds, and the layers builds reuse) made more than a week ago.
         self("image", "prune", "--force", "--filter", "until=168h", timeout=600)
+
+    def remove(self, container: str) -> None:
+        self("rm", "--force", "--time", "0", container, check=False)  # podman's rm stops first, gently
 
     def healthcheck(self, container: str) -> bool:
         result = self("healthcheck", "run", container, check=False, timeout=60)
