@@ -57,11 +57,14 @@ def not_tested(reason: str, what: str = "the image") -> NoReturn:
 @pytest.fixture(scope="session")
 def engine() -> Engine:
     """docker where an engine answers, else podman (on CI, installed if need be)."""
+    started = time.monotonic()
     try:
         found = find_engine(CACHE / "podman", install=ON_CI)
     except EngineMissing as error:
         not_tested(str(error))
-    FIGURES["engine"] = found("--version").stdout.strip()
+    FIGURES["engine"] = (
+        f"{found('--version').stdout.strip()} (found or set up in {time.monotonic() - started:.1f} s)"
+    )
     return found
 
 

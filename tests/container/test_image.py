@@ -159,6 +159,7 @@ def test_a_second_sigterm_exits_at_once(
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # only the known failure; anything else fails the test
     reason="known: as PID 1 the worker ignores SIGTERM until its handlers are installed, after "
     "start-up has reached SQS (up to CHOREOGRAPHER_STARTUP_TIMEOUT); the kernel drops a signal "
     "that PID 1 does not handle",
