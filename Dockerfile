@@ -20,8 +20,6 @@ ARG PYTHON_IMAGE=python:3.11-slim
 
 # -- build: a virtualenv holding the package and its dependencies --------------
 FROM ${PYTHON_IMAGE} AS build
-# The index pip reads; the lock's hashes decide what it accepts from it.
-ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /opt/venv

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -96,7 +94,6 @@ def image(engine: Engine, base: Base, tmp_path_factory: pytest.TempPathFactory) 
     engine(
         "build",
         *engine.build_options(),
-        *pip_index(),
         "--build-arg",
         f"PYTHON_IMAGE={base.image}",
         "--iidfile",
@@ -110,17 +107,6 @@ def image(engine: Engine, base: Base, tmp_path_factory: pytest.TempPathFactory) 
     built = Image(iidfile.read_text().strip(), base)
     FIGURES["image size"] = megabytes(engine.inspect(built.id, "{{.Size}}"))
     return built
-
-
-def pip_index() -> list[str]:
-    """The index the host's pip uses, when it is not PyPI's, as a build argument."""
-    index = os.environ.get("PIP_INDEX_URL", "")
-    if not index:
-        found = subprocess.run(
-            [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
-        )
-        index = found.stdout.strip() if found.returncode == 0 else ""
-    return ["--build-arg", f"PIP_INDEX_URL={index}"] if index else []
 
 
 def megabytes(size: str) -> str:

@@ -106,6 +106,7 @@ class Podman(Engine):
     name = "podman"
 
     def __init__(self, home: Path) -> None:
+        self.home = home
         home.mkdir(parents=True, exist_ok=True)
         (home / "containers.conf").write_text(containers_conf(home))
         (home / "storage.conf").write_text(storage_conf(home))
@@ -118,13 +119,18 @@ class Podman(Engine):
         )
 
     def build_options(self) -> list[str]:
-        # The docker format keeps the HEALTHCHECK (podman drops it from OCI images); the
-        # host's network and CA bundle let pip reach the index as the host reaches it
-        # (the bundle is mounted for the build only: the image keeps its own).
+        # The docker format keeps the HEALTHCHECK (podman drops it from OCI images). pip
+        # reaches its index as the host's pip does: on the host's network, trusting the
+        # host's CA bundle, from the index the host's pip is configured with (if not
+        # PyPI). Both files are mounted for the build only: the image keeps its own.
         options = ["--format", "docker", "--network", "host"]
         bundle = Path("/etc/ssl/certs/ca-certificates.crt")
         if bundle.is_file():
             options += ["--volume", f"{bundle}:{bundle}:ro"]
+        index = host_index()
+        if index:
+            (self.home / "pip.conf").write_text(f"[global]\nindex-url = {index}\n")
+            options += ["--volume", f"{self.home / 'pip.conf'}:/etc/pip.conf:ro"]
         return options
 
     def image_healthcheck(self, image: str) -> dict[str, Any] | None:
@@ -157,6 +163,17 @@ class Podman(Engine):
 
     def inspect_info(self, template: str) -> str:
         return self("info", "--format", template).stdout.strip()
+
+
+def host_index() -> str:
+    """The index the host's pip is configured with (``PIP_INDEX_URL``, its config files), or ``""``."""
+    index = os.environ.get("PIP_INDEX_URL", "")
+    if not index:
+        found = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.index-url"], capture_output=True, text=True
+        )
+        index = found.stdout.strip() if found.returncode == 0 else ""
+    return index
 
 
 def containers_conf(home: Path) -> str:

@@ -3,7 +3,6 @@
 # override puts it where docker-compose.yml has ElasticMQ.
 ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
-ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG MOTO_VERSION
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1

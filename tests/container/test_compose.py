@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.container.base import Base
-from tests.container.conftest import FIGURES, ROOT, TAG, Image, not_tested, pip_index
+from tests.container.conftest import FIGURES, ROOT, TAG, Image, not_tested
 from tests.container.engine import Engine, EngineError, Podman
 from tests.e2e.delivery_support import client_for, until
 from tests.support import LEAD_DATA, event, free_port, http_get, wait_for_port
@@ -94,7 +94,6 @@ def sqs_image(engine: Engine, base: Base) -> str:
     engine(
         "build",
         *engine.build_options(),
-        *pip_index(),
         "--build-arg",
         f"PYTHON_IMAGE={base.image}",
         "--build-arg",
