@@ -28,7 +28,7 @@ CACHE = Path(
     os.environ.get("CHOREOGRAPHER_CONTAINER_CACHE")
     or Path(tempfile.gettempdir()) / "briefy-choreographer-containers"
 )
-#: The tag of the last image the tests built (``podman run briefy-choreographer:image-test``).
+#: The tag of the last image the tests built (in podman's case, in the tests' own storage).
 TAG = "localhost/briefy-choreographer:image-test"
 ON_CI = os.environ.get("CI", "").lower() in ("true", "1")
 #: What the image tests measured, printed at the end of the run (and in the README).
