@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint typing clean
+.PHONY: run test image-test bench lint typing lock clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,16 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python benchmarks/redaction.py --check
+
+## image-test: build the image and run it (docker, or podman), printing its figures
+image-test: $(STAMP)
+	$(BIN)/tox run -e py -- -m container -v
+
+## lock: resolve docker/requirements.txt anew (the newest releases setup.py admits, hashed)
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" setup.py docker/requirements.in -o docker/requirements.txt
 
 lint: $(STAMP)
 	$(BIN)/tox run -e lint

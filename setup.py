@@ -31,7 +31,14 @@ setup(
     extras_require={
         # The embedded SQS endpoint for development (moto's server, in-process).
         "embedded": ["moto[server]>=5.0"],
-        "test": ["moto[server]>=5.0", "pytest>=8.0", "pytest-timeout>=2.3", "hypothesis>=6.100"],
+        # podman-compose: the compose test's command where the engine is podman.
+        "test": [
+            "moto[server]>=5.0",
+            "pytest>=8.0",
+            "pytest-timeout>=2.3",
+            "hypothesis>=6.100",
+            "podman-compose>=1.2",
+        ],
     },
     entry_points={
         "console_scripts": ["choreographer = briefy.choreographer.cli:main"],

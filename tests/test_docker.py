@@ -8,7 +8,9 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +88,53 @@ def test_compose_runs_the_worker_next_to_sqs() -> None:
     sqs, worker = compose["services"]["sqs"], compose["services"]["worker"]
     assert worker["build"] == "."
     assert worker["environment"]["AWS_ENDPOINT_URL_SQS"] == "http://sqs:9324"
-    assert "8000:8000" in worker["ports"] and "9324:9324" in sqs["ports"]
+    assert "127.0.0.1:8000:8000" in worker["ports"] and "127.0.0.1:9324:9324" in sqs["ports"]
     assert any(volume.startswith("./docker/elasticmq.conf:") for volume in sqs["volumes"])
+
+
+def test_compose_publishes_on_loopback_only() -> None:
+    """Every port docker-compose.yml publishes is bound to 127.0.0.1, not to every interface."""
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    ports = [port for service in compose["services"].values() for port in service.get("ports", [])]
+    assert ports
+    assert [port for port in ports if not str(port).startswith("127.0.0.1:")] == []
+
+
+def locked() -> dict[str, list[str]]:
+    """docker/requirements.txt: each pinned distribution (normalised name==version) and its hashes."""
+    text = re.sub(r"\\\n\s*", " ", (ROOT / "docker" / "requirements.txt").read_text())
+    pins: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if match := re.match(r"([A-Za-z0-9._-]+)==(\S+)", line):
+            pins[f"{normalise(match[1])}=={match[2]}"] = re.findall(r"--hash=sha256:([0-9a-f]{64})", line)
+    return pins
+
+
+def normalise(name: str) -> str:
+    """A distribution name as indexes compare them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {normalise(re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0]) for requirement in requirements}
+
+
+def test_the_lock_pins_every_dependency_with_hashes() -> None:
+    """The lock pins setup.py's dependencies and the build tools, each version with at least one hash."""
+    pins = locked()
+    names = {pin.split("==")[0] for pin in pins}
+    runtime = [r for r in metadata.requires("briefy.choreographer") or [] if "extra ==" not in r]
+    build = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    assert requirement_names(runtime) | requirement_names(build) <= names
+    assert [pin for pin, hashes in pins.items() if not hashes] == []
+
+
+def test_the_image_installs_the_lock_alone() -> None:
+    """The build installs the lock in hash-checking mode, then the package without resolving anything."""
+    runs = [args for op, args in instructions() if op == "RUN"]
+    assert any("pip install --require-hashes -r requirements.txt" in run for run in runs)
+    assert any("pip install --no-deps --no-build-isolation ." in run for run in runs)
+    assert ("COPY", "docker/requirements.txt ./") in instructions()
 
 
 def test_the_sqs_server_creates_the_reference_queues() -> None:
