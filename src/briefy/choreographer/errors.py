@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Every ``error_type`` a dead letter may carry, and when (one home: the tools, the
 #: docs and the contract read it). ``moved_by_sqs`` is no error of ours: a letter SQS's
 #: own redrive policy moved carries no reason at all.
@@ -17,6 +19,7 @@ ERROR_TYPES = {
     "handler_failed": "a handler raised (a bug): the event is kept for a redrive",
     "internal_error": "the worker itself failed on this message (a bug of ours)",
     "invalid_attributes": "the message's attributes cannot be read at all",
+    "unsupported_envelope": "an SNS message other than a Notification (a SubscriptionConfirmation...)",
     "attempts_exhausted": "transient failures outlasted the attempt limit",
     "moved_by_sqs": "no reason attached: SQS's own redrive policy moved it",
 }
@@ -38,6 +41,8 @@ class BadInput(Exception):
         self.error_type = error_type
         self.message = message
         self.event_name = event_name
+        #: The SNS or EventBridge envelope the bad message came in (an ``Envelope``), if any.
+        self.envelope: Any = None
 
 
 class ActionError(BadInput):

@@ -72,6 +72,12 @@ class Metrics:
             ["event_name", "error_type"],
             registry=r,
         )
+        self.envelopes = Counter(
+            "choreographer_envelopes",
+            "Event messages taken in that came in an envelope, by envelope (sns, eventbridge).",
+            ["envelope"],
+            registry=r,
+        )
         self.actions = Counter(
             "choreographer_actions",
             "Action messages sent to output queues, by outcome (sent, failed, rejected).",
@@ -148,6 +154,9 @@ class MetricsListener(PipelineListener):
 
     def planned(self, job: Job) -> None:
         self.metrics.events_received.labels(self.metrics.label(job.event_name)).inc()
+        envelope = job.envelope
+        if envelope is not None:
+            self.metrics.envelopes.labels(envelope.kind).inc()
 
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
         self.metrics.actions.labels(planned.name, planned.queue_name, action_outcome(result)).inc()

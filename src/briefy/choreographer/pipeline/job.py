@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from briefy.choreographer.errors import BadInput
+from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage
 from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
@@ -49,6 +50,13 @@ class Job:
         if self.event is not None:
             return self.event.event_name
         return self.bad.event_name if self.bad is not None else ""
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The SNS or EventBridge envelope the event came in, when the body was one."""
+        if self.event is not None:
+            return self.event.envelope
+        return self.bad.envelope if self.bad is not None else None
 
     def done(self) -> list[str]:
         """Every action done so far, this attempt included."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from briefy.choreographer.logging import clip, correlation
+from briefy.choreographer.logging import clip, correlation, envelope_fields
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.outbox import Planned
@@ -161,5 +161,10 @@ class LogLines(PipelineListener):
 
 
 def _ids(job: Job) -> dict[str, str]:
-    """The fields that tie a line to its event: its name and ids (those it has)."""
-    return {"event_name": clip(job.event_name), **correlation(job.event)}
+    """The fields that tie a line to its event: its name and ids (those it has), and the
+    envelope it came in."""
+    ids = {"event_name": clip(job.event_name), **correlation(job.event)}
+    envelope = job.envelope
+    if envelope is not None:
+        ids.update(envelope_fields(envelope))
+    return ids

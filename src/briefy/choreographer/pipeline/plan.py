@@ -15,7 +15,7 @@ from zope.event import notify
 
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import internal_event, parse_event
-from briefy.choreographer.logging import clip
+from briefy.choreographer.logging import clip, envelope_fields
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
@@ -91,14 +91,17 @@ class Planner:
             job.bad = error
             return
         event = job.event
-        with bound_contextvars(
-            event_id=clip(event.id),
-            event_name=clip(event.event_name),
-            guid=clip(event.guid),
-            request_id=clip(event.request_id),
-            message_id=job.message.message_id,
-            attempt=job.attempt,
-        ):
+        context: dict[str, Any] = {
+            "event_id": clip(event.id),
+            "event_name": clip(event.event_name),
+            "guid": clip(event.guid),
+            "request_id": clip(event.request_id),
+            "message_id": job.message.message_id,
+            "attempt": job.attempt,
+        }
+        if event.envelope is not None:
+            context.update(envelope_fields(event.envelope))
+        with bound_contextvars(**context):
             if job.attempt > self.max_attempts:
                 job.bad = BadInput(
                     "attempts_exhausted",
