@@ -31,9 +31,17 @@ setup(
     extras_require={
         # The embedded SQS endpoint for development (moto's server, in-process).
         "embedded": ["moto[server]>=5.0"],
-        # podman-compose: the compose test's command where the engine is podman.
+        # Spans through OpenTelemetry (the OTEL_* variables configure them); trace context
+        # propagates without it.
+        "otel": ["opentelemetry-api>=1.20", "opentelemetry-sdk>=1.20"],
+        # podman-compose: the compose test's command where the engine is podman;
+        # amazon-sqs-extended-client: the wire format of large payloads, proved with AWS's own
+        # client (run in processes of its own: importing it replaces boto3's Session).
         "test": [
             "moto[server]>=5.0",
+            "opentelemetry-api>=1.20",
+            "opentelemetry-sdk>=1.20",
+            "amazon-sqs-extended-client>=1.0.1",
             "pytest>=8.0",
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",

@@ -14,6 +14,9 @@ from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, attribut
 
 pytestmark = pytest.mark.e2e
 
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
 
 def queue_arn(queues: Queues, key: str = "events") -> str:
     found = queues.client.get_queue_attributes(QueueUrl=queues.urls[key], AttributeNames=["QueueArn"])
@@ -37,17 +40,21 @@ def worker(moto_server: MotoServer, queues: Queues) -> WorkerProcess:
 def test_a_lead_published_to_a_topic_is_choreographed(
     moto_server: MotoServer, queues: Queues, raw: bool
 ) -> None:
-    """Published to SNS, a lead comes out as a mail; each line names the topic unless delivery is raw."""
+    """Published to SNS, a lead comes out as a mail in the publisher's trace; each line names the
+    topic unless delivery is raw."""
     sns, arn = topic(moto_server, queues, raw)
     lead = event("lead.created", LEAD_DATA)
+    trace = {"traceparent": {"DataType": "String", "StringValue": TRACEPARENT}}
     with running(worker(moto_server, queues)) as process:
-        sns.publish(TopicArn=arn, Message=json.dumps(lead))
+        sns.publish(TopicArn=arn, Message=json.dumps(lead), MessageAttributes=trace)
         [sent] = process.wait_for("action_sent")
         [dispatched] = process.find("event_dispatched")
     [mail] = queues.drain("mail", expected=1)
     assert json.loads(mail["Body"])["guid"] == lead["guid"]
     assert attributes(mail)["event_id"] == lead["id"]
+    assert attributes(mail)["traceparent"].startswith(f"00-{TRACE_ID}-")
     for line in (sent, dispatched):
+        assert line["trace_id"] == TRACE_ID
         if raw:
             assert "envelope" not in line and "origin" not in line
         else:

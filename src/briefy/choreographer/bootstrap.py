@@ -21,6 +21,8 @@ from botocore.exceptions import NoRegionError
 from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.config import Settings, queue_setting
 from briefy.choreographer.errors import StartupError
+from briefy.choreographer.ops.tracing import start_tracing
+from briefy.choreographer.pipeline.trace import Tracing
 from briefy.choreographer.site import Site, load_site
 from briefy.common.embedded import EmbeddedSQS, EmbeddedUnavailable
 from briefy.common.errors import QueueNotFound, error_code, is_transient
@@ -50,6 +52,8 @@ class Application:
     queues: Mapping[str, IQueue]
     #: True when the worker serves the SQS endpoint itself (development).
     embedded: bool = False
+    #: Trace context of events and outputs: ids only, or OpenTelemetry spans too (``ops.tracing``).
+    tracing: Tracing = field(default_factory=Tracing)
     _resources: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     @property
@@ -110,10 +114,16 @@ def tool_client(settings: Settings) -> Any:
 
 
 def connect(
-    site: Site, client: Any, *, embedded: bool = False, resources: ExitStack | None = None
+    site: Site,
+    client: Any,
+    *,
+    embedded: bool = False,
+    resources: ExitStack | None = None,
+    tracing: Tracing | None = None,
 ) -> Application:
     """Bind every queue utility of the site (and the DLQ) through ``client``; name every
-    missing queue in one error."""
+    missing queue in one error. ``tracing`` is made from the settings if not given (and
+    shut down with the application)."""
     settings = site.settings
     missing: list[str] = []
     queues: dict[str, IQueue] = {}
@@ -139,7 +149,13 @@ def connect(
             f"missing SQS queues at {client.meta.endpoint_url}: {', '.join(missing)}. "
             "Create them (choreographer queues create) or name existing ones."
         )
-    return Application(site, client, events, dead_letters, queues, embedded, resources or ExitStack())
+    resources = resources or ExitStack()
+    if tracing is None:
+        tracing = start_tracing(settings.otel, events.queue_name, queues)
+        resources.callback(tracing.close)
+    return Application(
+        site, client, events, dead_letters, queues, embedded=embedded, tracing=tracing, _resources=resources
+    )
 
 
 def _patiently(settings: Settings, call: Callable[..., T], *args: Any) -> T:

@@ -60,6 +60,8 @@ class Settings:
     state_keys: tuple[bytes, ...] = field(default=(), repr=False)
     #: Extension names to load (``CHOREOGRAPHER_EXTENSIONS``); ``None``: every installed one.
     extensions: tuple[str, ...] | None = None
+    #: OpenTelemetry's own ``OTEL_*`` variables (``OTEL_TRACES_EXPORTER``, ``OTEL_SERVICE_NAME``...).
+    otel: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -130,6 +132,7 @@ class Settings:
             redact_keys=reader.names("REDACT_KEYS") or (),
             state_keys=reader.secrets("STATE_KEY", MIN_KEY_LENGTH),
             extensions=reader.names("EXTENSIONS"),
+            otel={name: value for name, value in env.items() if name.startswith("OTEL_")},
         )
         return settings
 

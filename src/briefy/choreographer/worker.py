@@ -57,8 +57,10 @@ class Worker(QueueWorker):
         self.dead_letters = app.dead_letters
         event_names = (name for name, _ in app.registry.getUtilitiesFor(IInternalEvent))
         self.metrics = metrics if metrics is not None else Metrics(event_names=event_names)
+        self.tracing = app.tracing
+        spans = [self.tracing] if self.tracing.records else []  # ids alone need to hear nothing
         self.listener = Listeners(
-            [LogLines(app.dead_letters.queue_name), MetricsListener(self.metrics), *listeners]
+            [LogLines(app.dead_letters.queue_name), MetricsListener(self.metrics), *spans, *listeners]
         )
         policy = app.events.redrive_policy
         self.policy = RetryPolicy.below(
@@ -70,7 +72,13 @@ class Worker(QueueWorker):
         self.memory = DoneMemory()
         self.seal = Seal(settings.state_keys)
         self.planner = Planner(
-            app.registry, app.queues, self.seal, self.memory, self.policy.max_attempts, self.listener
+            app.registry,
+            app.queues,
+            self.seal,
+            self.memory,
+            self.policy.max_attempts,
+            self.listener,
+            self.tracing,
         )
         self.settler = Settler(
             app.events,

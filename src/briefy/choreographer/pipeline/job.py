@@ -10,6 +10,7 @@ from briefy.choreographer.events.message import EventMessage
 from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
 from briefy.common.queue.message import SendResult, SQSMessage
+from briefy.common.tracecontext import TraceContext
 
 
 @dataclass(slots=True, eq=False)
@@ -25,6 +26,11 @@ class Job:
     results: list[tuple[Planned, SendResult]] = field(default_factory=list)
     #: Actions this process remembers sending for the message on an earlier attempt.
     recalled: tuple[str, ...] = ()
+    #: The trace context the message came with (None: none, or none that parses).
+    incoming_trace: TraceContext | None = None
+    #: The event's own place in its trace (the incoming trace's, or a new one); its outputs
+    #: carry this trace, each with a span id of its own (``pipeline.trace``).
+    trace: TraceContext | None = None
 
     @property
     def done_before(self) -> list[str]:

@@ -161,9 +161,11 @@ class LogLines(PipelineListener):
 
 
 def _ids(job: Job) -> dict[str, str]:
-    """The fields that tie a line to its event: its name and ids (those it has), and the
-    envelope it came in."""
+    """The fields that tie a line to its event: its name and ids (those it has), its trace,
+    and the envelope it came in."""
     ids = {"event_name": clip(job.event_name), **correlation(job.event)}
+    if job.trace is not None:
+        ids["trace_id"] = job.trace.trace_id
     envelope = job.envelope
     if envelope is not None:
         ids.update(envelope_fields(envelope))

@@ -21,6 +21,7 @@ from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.pipeline.state import Seal
+from briefy.choreographer.pipeline.trace import Tracing
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SQSMessage
 
@@ -33,7 +34,8 @@ class Planner:
     ``registry`` holds the choreography, ``queues`` the bound queue utilities by
     name; ``seal`` opens the retry state a message carries and ``memory`` is what
     this process remembers of earlier attempts; a message received more than
-    ``max_attempts`` times is not run again but dead-lettered.
+    ``max_attempts`` times is not run again but dead-lettered. ``tracing`` gives each
+    event its trace context and stamps it on the outputs.
     """
 
     def __init__(
@@ -44,6 +46,7 @@ class Planner:
         memory: DoneMemory,
         max_attempts: int,
         listener: PipelineListener,
+        tracing: Tracing | None = None,
     ) -> None:
         self.registry = registry
         self.queues = queues
@@ -51,6 +54,7 @@ class Planner:
         self.memory = memory
         self.max_attempts = max_attempts
         self.listener = listener
+        self.tracing = tracing if tracing is not None else Tracing()
 
     def job(self, message: SQSMessage) -> Job:
         """A job for a received message, with the retry state it carries if it is sealed."""
@@ -89,13 +93,17 @@ class Planner:
             job.event = parse_event(job.message.body, job.fallback_id)
         except BadInput as error:
             job.bad = error
+            self.tracing.begin(job)  # its dead letter keeps the trace it came with
             return
+        self.tracing.begin(job)
         event = job.event
+        assert job.trace is not None
         context: dict[str, Any] = {
             "event_id": clip(event.id),
             "event_name": clip(event.event_name),
             "guid": clip(event.guid),
             "request_id": clip(event.request_id),
+            "trace_id": job.trace.trace_id,
             "message_id": job.message.message_id,
             "attempt": job.attempt,
         }
@@ -114,6 +122,8 @@ class Planner:
             job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
             try:
                 notify(internal_event(event, job.outbox, self.registry))
+                for planned in job.outbox.messages():
+                    self.tracing.stamp(job, planned)
             except BadInput as error:
                 error.event_name = event.event_name
                 job.bad = error

@@ -84,13 +84,20 @@ class SQSMessage:
 
 @dataclass(slots=True)
 class OutgoingMessage:
-    """A message ready to send: serialised body, string attributes, FIFO ids."""
+    """A message ready to send: serialised body, attributes, FIFO ids.
+
+    Attributes are strings unless ``data_types`` gives another SQS data type for one
+    (``Number``); ``system_attributes`` are message system attributes
+    (``AWSTraceHeader``), which SQS counts neither among the 10 attributes nor in the size.
+    """
 
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
     dedup_id: str | None = None
     group_id: str | None = None
     delay: int = 0
+    system_attributes: dict[str, str] = field(default_factory=dict)
+    data_types: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # The one place attribute values are made fit for SQS: every write goes through here.
@@ -112,10 +119,16 @@ class OutgoingMessage:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
         entry: dict[str, Any] = {"Id": entry_id, "MessageBody": self.body}
         if self.attributes:
+            types = self.data_types
             entry["MessageAttributes"] = {
-                name: {"DataType": "String", "StringValue": value}
+                name: {"DataType": types.get(name, "String") if types else "String", "StringValue": value}
                 for name, value in self.attributes.items()
                 if value != ""
+            }
+        if self.system_attributes:
+            entry["MessageSystemAttributes"] = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in self.system_attributes.items()
             }
         if fifo:
             entry["MessageGroupId"] = self.group_id or "default"
