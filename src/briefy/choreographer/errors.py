@@ -20,6 +20,8 @@ ERROR_TYPES = {
     "internal_error": "the worker itself failed on this message (a bug of ours)",
     "invalid_attributes": "the message's attributes cannot be read at all",
     "unsupported_envelope": "an SNS message other than a Notification (a SubscriptionConfirmation...)",
+    "payload_missing": "the S3 object a large-payload pointer names does not exist",
+    "payload_unreadable": "S3 refuses the object a pointer names for good (access denied, too big...)",
     "attempts_exhausted": "transient failures outlasted the attempt limit",
     "moved_by_sqs": "no reason attached: SQS's own redrive policy moved it",
 }

@@ -79,6 +79,7 @@ class Worker(QueueWorker):
             self.policy.max_attempts,
             self.listener,
             self.tracing,
+            app.payloads,
         )
         self.settler = Settler(
             app.events,
@@ -137,7 +138,7 @@ class Worker(QueueWorker):
                 waiting += [job.message for job in batch if job.message.group_id in blocked]
             for job in active:
                 self.planner.plan(job)
-            deliver(active, self.app.queues, self.listener)
+            deliver(active, self.app.queues, self.listener, self.app.payloads)
             done, kept = self.settler.settle(active)
             finished += done
             blocked.update(job.message.group_id for job in kept)

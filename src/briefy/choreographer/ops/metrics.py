@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.outbox import Planned
+from briefy.common.claimcheck import SIZE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from briefy.choreographer.pipeline.job import Job
@@ -76,6 +77,12 @@ class Metrics:
             "choreographer_envelopes",
             "Event messages taken in that came in an envelope, by envelope (sns, eventbridge).",
             ["envelope"],
+            registry=r,
+        )
+        self.large_payloads = Counter(
+            "choreographer_large_payloads",
+            "Payloads that went through S3: event messages read, outputs stored.",
+            ["direction"],
             registry=r,
         )
         self.actions = Counter(
@@ -157,9 +164,13 @@ class MetricsListener(PipelineListener):
         envelope = job.envelope
         if envelope is not None:
             self.metrics.envelopes.labels(envelope.kind).inc()
+        if job.pointer is not None and job.event is not None:
+            self.metrics.large_payloads.labels("read").inc()
 
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
         self.metrics.actions.labels(planned.name, planned.queue_name, action_outcome(result)).inc()
+        if result.ok and SIZE_ATTRIBUTE in result.message.attributes:
+            self.metrics.large_payloads.labels("stored").inc()
 
     def done(self, job: Job) -> None:
         self._settled(job, "done")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.state import SEAL, STATE, Seal
+from briefy.common.claimcheck import SIZE_ATTRIBUTES
 from briefy.common.queue.message import OutgoingMessage
 from briefy.common.queue.sqs import MAX_ATTRIBUTES
 from briefy.common.tracecontext import TRACEPARENT
@@ -65,11 +66,19 @@ def letter(job: Job, error_type: str, reason: str, seal: Seal) -> OutgoingMessag
     }
     if trace is not None:
         attributes[TRACEPARENT] = trace.traceparent()
+    types = {}
+    if job.pointer is not None:  # the pointer as it came: a redrive reads the same S3 object
+        for name in SIZE_ATTRIBUTES:
+            if (size := job.message.message_attributes.get(name)) is not None:
+                attributes[name] = size
+                if size.isdigit():
+                    types[name] = "Number"
     return OutgoingMessage(
         job.message.body,
         attributes,
         dedup_id=f"{job.message.message_id}-{job.attempt}",
         group_id=job.message.group_id,
+        data_types=types,
     )
 
 

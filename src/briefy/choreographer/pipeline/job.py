@@ -9,6 +9,7 @@ from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage
 from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
+from briefy.common.claimcheck import Pointer
 from briefy.common.queue.message import SendResult, SQSMessage
 from briefy.common.tracecontext import TraceContext
 
@@ -26,6 +27,10 @@ class Job:
     results: list[tuple[Planned, SendResult]] = field(default_factory=list)
     #: Actions this process remembers sending for the message on an earlier attempt.
     recalled: tuple[str, ...] = ()
+    #: The S3 object the event message was read from, when the body was a pointer to it.
+    pointer: Pointer | None = None
+    #: Why the event message could not be read this time (a passing S3 error): retried.
+    deferred: str = ""
     #: The trace context the message came with (None: none, or none that parses).
     incoming_trace: TraceContext | None = None
     #: The event's own place in its trace (the incoming trace's, or a new one); its outputs

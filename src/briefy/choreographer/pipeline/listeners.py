@@ -15,6 +15,7 @@ from briefy.choreographer.logging import clip, correlation, envelope_fields
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.outbox import Planned
+from briefy.common.claimcheck import SIZE_ATTRIBUTE, stored_in
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SendResult
 
@@ -98,8 +99,19 @@ class LogLines(PipelineListener):
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
         ids = _ids(job)
         if result.ok:
+            sent = result.message
+            extra = (
+                {"payload": stored_in(sent.body, sent.attributes)}
+                if SIZE_ATTRIBUTE in sent.attributes
+                else {}
+            )
             self.log.info(
-                "action_sent", message_id=result.message_id, action=planned.name, queue=queue.name, **ids
+                "action_sent",
+                message_id=result.message_id,
+                action=planned.name,
+                queue=queue.name,
+                **extra,
+                **ids,
             )
         else:
             self.log.warning(

@@ -20,8 +20,10 @@ from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.payloads import LargePayloads
 from briefy.choreographer.pipeline.state import Seal
 from briefy.choreographer.pipeline.trace import Tracing
+from briefy.common.claimcheck import S3Payloads
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SQSMessage
 
@@ -35,7 +37,8 @@ class Planner:
     name; ``seal`` opens the retry state a message carries and ``memory`` is what
     this process remembers of earlier attempts; a message received more than
     ``max_attempts`` times is not run again but dead-lettered. ``tracing`` gives each
-    event its trace context and stamps it on the outputs.
+    event its trace context and stamps it on the outputs; ``payloads`` reads the event
+    messages that are S3 objects.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Planner:
         max_attempts: int,
         listener: PipelineListener,
         tracing: Tracing | None = None,
+        payloads: LargePayloads | None = None,
     ) -> None:
         self.registry = registry
         self.queues = queues
@@ -55,6 +59,7 @@ class Planner:
         self.max_attempts = max_attempts
         self.listener = listener
         self.tracing = tracing if tracing is not None else Tracing()
+        self.payloads = payloads if payloads is not None else LargePayloads(S3Payloads(None))
 
     def job(self, message: SQSMessage) -> Job:
         """A job for a received message, with the retry state it carries if it is sealed."""
@@ -89,8 +94,12 @@ class Planner:
             # Settled on an earlier receive whose delete failed: nothing to run again.
             log.info("event_already_settled", message_id=job.message.message_id)
             return
+        body = self.payloads.body(job)
+        if body is None:  # an S3 object that cannot be read: job.bad or job.deferred says why
+            self.tracing.begin(job)
+            return
         try:
-            job.event = parse_event(job.message.body, job.fallback_id)
+            job.event = parse_event(body, job.fallback_id)
         except BadInput as error:
             job.bad = error
             self.tracing.begin(job)  # its dead letter keeps the trace it came with
@@ -109,6 +118,8 @@ class Planner:
         }
         if event.envelope is not None:
             context.update(envelope_fields(event.envelope))
+        if job.pointer is not None:
+            context["payload"] = clip(str(job.pointer), 1024)
         with bound_contextvars(**context):
             if job.attempt > self.max_attempts:
                 job.bad = BadInput(
