@@ -66,7 +66,7 @@ def letter(job: Job, error_type: str, reason: str, seal: Seal) -> OutgoingMessag
     }
     if trace is not None:
         attributes[TRACEPARENT] = trace.traceparent()
-    types = {}
+    types: dict[str, str] = {}
     if job.pointer is not None:  # the pointer as it came: a redrive reads the same S3 object
         for name in SIZE_ATTRIBUTES:
             if (size := job.message.message_attributes.get(name)) is not None:

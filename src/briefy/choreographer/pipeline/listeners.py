@@ -100,18 +100,10 @@ class LogLines(PipelineListener):
         ids = _ids(job)
         if result.ok:
             sent = result.message
-            extra = (
-                {"payload": stored_in(sent.body, sent.attributes)}
-                if SIZE_ATTRIBUTE in sent.attributes
-                else {}
-            )
+            if SIZE_ATTRIBUTE in sent.attributes:  # stored in S3: the line says where
+                ids["payload"] = stored_in(sent.body, sent.attributes)
             self.log.info(
-                "action_sent",
-                message_id=result.message_id,
-                action=planned.name,
-                queue=queue.name,
-                **extra,
-                **ids,
+                "action_sent", message_id=result.message_id, action=planned.name, queue=queue.name, **ids
             )
         else:
             self.log.warning(

@@ -101,5 +101,5 @@ class LargePayloads:
             message,
             body=pointer.body(),
             attributes={**message.attributes, SIZE_ATTRIBUTE: str(len(payload))},
-            data_types={**message.data_types, SIZE_ATTRIBUTE: "Number"},
+            data_types={**(message.data_types or {}), SIZE_ATTRIBUTE: "Number"},
         )

@@ -107,20 +107,21 @@ class Planner:
         self.tracing.begin(job)
         event = job.event
         assert job.trace is not None
-        context: dict[str, Any] = {
-            "event_id": clip(event.id),
-            "event_name": clip(event.event_name),
-            "guid": clip(event.guid),
-            "request_id": clip(event.request_id),
-            "trace_id": job.trace.trace_id,
-            "message_id": job.message.message_id,
-            "attempt": job.attempt,
-        }
+        where: dict[str, str] = {}  # where the event came from, when not straight from SQS
         if event.envelope is not None:
-            context.update(envelope_fields(event.envelope))
+            where.update(envelope_fields(event.envelope))
         if job.pointer is not None:
-            context["payload"] = clip(str(job.pointer), 1024)
-        with bound_contextvars(**context):
+            where["payload"] = clip(str(job.pointer), 1024)
+        with bound_contextvars(
+            event_id=clip(event.id),
+            event_name=clip(event.event_name),
+            guid=clip(event.guid),
+            request_id=clip(event.request_id),
+            trace_id=job.trace.trace_id,
+            message_id=job.message.message_id,
+            attempt=job.attempt,
+            **where,
+        ):
             if job.attempt > self.max_attempts:
                 job.bad = BadInput(
                     "attempts_exhausted",

@@ -74,4 +74,6 @@ class Tracing(PipelineListener):
             attributes[TRACEPARENT] = context.traceparent()
             if context.tracestate and len(attributes) < MAX_ATTRIBUTES:
                 attributes[TRACESTATE] = context.tracestate
-        message.system_attributes[AWS_TRACE_HEADER] = context.aws_trace_header()
+        header = {AWS_TRACE_HEADER: context.aws_trace_header()}
+        system = message.system_attributes
+        message.system_attributes = {**system, **header} if system else header

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,8 +97,9 @@ class OutgoingMessage:
     dedup_id: str | None = None
     group_id: str | None = None
     delay: int = 0
-    system_attributes: dict[str, str] = field(default_factory=dict)
-    data_types: dict[str, str] = field(default_factory=dict)
+    # Most messages have neither: they share one empty mapping (none made per message).
+    system_attributes: Mapping[str, str] | None = None
+    data_types: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         # The one place attribute values are made fit for SQS: every write goes through here.
@@ -118,10 +120,16 @@ class OutgoingMessage:
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
         entry: dict[str, Any] = {"Id": entry_id, "MessageBody": self.body}
-        if self.attributes:
-            types = self.data_types
+        types = self.data_types
+        if self.attributes and not types:
             entry["MessageAttributes"] = {
-                name: {"DataType": types.get(name, "String") if types else "String", "StringValue": value}
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in self.attributes.items()
+                if value != ""
+            }
+        elif self.attributes and types:
+            entry["MessageAttributes"] = {
+                name: {"DataType": types.get(name, "String"), "StringValue": value}
                 for name, value in self.attributes.items()
                 if value != ""
             }
