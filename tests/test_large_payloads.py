@@ -12,9 +12,10 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from structlog.testing import capture_logs
 
-from briefy.choreographer.bootstrap import Application
+from briefy.choreographer.bootstrap import Application, bootstrap, connect, make_client
 from briefy.choreographer.config import Settings, SettingsError
 from briefy.choreographer.pipeline.payloads import LargePayloads
+from briefy.choreographer.site import load_site
 from briefy.choreographer.worker import Worker
 from briefy.common.claimcheck import (
     LEGACY_POINTER_CLASS,
@@ -25,7 +26,7 @@ from briefy.common.claimcheck import (
     S3Payloads,
     pointer_of,
 )
-from tests.support import LEAD_DATA, event
+from tests.support import LEAD_DATA, event, free_port
 
 BUCKET = "briefy-payloads"
 #: An output above this many bytes goes through S3 in these tests.
@@ -194,6 +195,23 @@ def test_an_object_s3_refuses_for_good_is_unreadable(big: Application, s3: Any) 
     assert "AccessDenied" in letter["MessageAttributes"]["error_message"]["StringValue"]
 
 
+def test_an_object_bigger_than_the_worker_reads_is_unreadable(big: Application, s3: Any) -> None:
+    """An object over the read limit is not read into memory: payload_unreadable, the pointer kept."""
+    small = replace(big, payloads=replace_store(big.payloads, S3Payloads(s3, limit=1024)))
+    body = put_event(s3, event("lead.created", {**LEAD_DATA, "notes": "n" * 2048})).body()
+    send_pointer(small, body)
+    Worker(small).run_once()
+    [letter] = receive(small, small.dead_letters.url)
+    assert letter["Body"] == body
+    assert letter["MessageAttributes"]["error_type"]["StringValue"] == "payload_unreadable"
+    assert "more than the worker reads" in letter["MessageAttributes"]["error_message"]["StringValue"]
+    assert receive(small, small.queues["mail.queue"].url) == []
+
+
+def replace_store(payloads: LargePayloads, store: S3Payloads) -> LargePayloads:
+    return LargePayloads(store, payloads.bucket, payloads.threshold)
+
+
 def test_an_s3_object_that_is_no_event_is_bad_input(big: Application, s3: Any) -> None:
     """The object's content is checked as any event message: a lead without a guid is missing_field."""
     lead = event("lead.created", LEAD_DATA)
@@ -281,6 +299,89 @@ def test_an_output_s3_cannot_store_is_retried_or_rejected(
         assert "S3.AccessDenied" in letter["MessageAttributes"]["error_message"]["StringValue"]
     else:
         assert letters == []
+
+
+# -- the S3 client ------------------------------------------------------------------
+def clear_endpoints(monkeypatch: pytest.MonkeyPatch, **environ: str) -> None:
+    """boto3's endpoint variables as ``environ`` says, and no others."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "s3_endpoint", "sqs_endpoint"),
+    [
+        (
+            {"AWS_ENDPOINT_URL_S3": "http://s3.test:9000", "AWS_ENDPOINT_URL": "http://all.test:4566"},
+            "http://s3.test:9000",
+            "http://all.test:4566",
+        ),
+        ({"AWS_ENDPOINT_URL": "http://all.test:4566"}, "http://all.test:4566", "http://all.test:4566"),
+        ({"AWS_ENDPOINT_URL_SQS": "http://sqs.test:9324"}, None, "http://sqs.test:9324"),
+    ],
+)
+def test_the_s3_client_follows_boto3_s_endpoint_variables(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], s3_endpoint: str | None, sqs_endpoint: str
+) -> None:
+    """AWS_ENDPOINT_URL_S3 first, then AWS_ENDPOINT_URL; the SQS variable leaves S3 at AWS."""
+    clear_endpoints(monkeypatch, **environ)
+    settings = Settings.from_env(environ)
+    s3_url = make_client(settings, service="s3").meta.endpoint_url
+    if s3_endpoint is None:
+        assert s3_url.endswith(".amazonaws.com")
+    else:
+        assert s3_url == s3_endpoint
+    assert make_client(settings).meta.endpoint_url == sqs_endpoint
+
+
+def test_connect_makes_the_s3_client_of_large_payloads(
+    app: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no S3 client given, connect makes one as boto3's variables say."""
+    clear_endpoints(monkeypatch, AWS_ENDPOINT_URL_S3="http://s3.test:9000")
+    connected = connect(load_site(app.settings), app.client)
+    assert connected.payloads.store.client.meta.endpoint_url == "http://s3.test:9000"
+    assert connected.payloads.store.client.meta.service_model.service_name == "s3"
+    connected.close()
+
+
+def test_the_embedded_endpoint_serves_s3_and_makes_the_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In development the embedded endpoint is S3 too: the bucket is there and takes objects."""
+    clear_endpoints(monkeypatch)
+    settings = Settings.from_env(
+        {"CHOREOGRAPHER_EMBEDDED_PORT": str(free_port()), "CHOREOGRAPHER_LARGE_PAYLOAD_BUCKET": BUCKET}
+    )
+    app = bootstrap(settings)
+    try:
+        client = app.payloads.store.client
+        assert client.meta.endpoint_url == settings.embedded_url
+        app.payloads.store.store(Pointer(BUCKET, "k"), b"payload")
+        assert app.payloads.store.read(Pointer(BUCKET, "k")) == b"payload"
+    finally:
+        app.close()
+
+
+def test_an_s3_endpoint_of_one_s_own_keeps_development_off_the_embedded_s3(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """AWS_ENDPOINT_URL_S3 in development: SQS is embedded, S3 is the one named (no bucket made)."""
+    # Nothing listens there: a bucket made (or any S3 call) at start-up would fail it.
+    clear_endpoints(monkeypatch, AWS_ENDPOINT_URL_S3="http://127.0.0.1:9")
+    environ = {
+        "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+        "CHOREOGRAPHER_EMBEDDED_PORT": str(free_port()),
+        "CHOREOGRAPHER_LARGE_PAYLOAD_BUCKET": BUCKET,
+    }
+    settings = Settings.from_env(environ)
+    assert settings.embedded and settings.s3_endpoint_url == "http://127.0.0.1:9"
+    app = bootstrap(settings)
+    try:
+        assert app.payloads.store.client.meta.endpoint_url == "http://127.0.0.1:9"
+        assert app.client.meta.endpoint_url == settings.embedded_url
+    finally:
+        app.close()
 
 
 # -- settings ------------------------------------------------------------------------

@@ -217,9 +217,12 @@ def bootstrap(settings: Settings) -> Application:
     try:
         client = make_client(settings, embedded.url)
         create_queues(client, site.registry, settings)
-        s3 = make_client(settings, embedded.url, service="s3")  # the embedded endpoint serves S3 too
-        if settings.large_payload_bucket:
-            s3.create_bucket(Bucket=settings.large_payload_bucket)
+        if settings.s3_endpoint_url:  # an S3 of the developer's own (boto3 finds it)
+            s3 = make_client(settings, service="s3")
+        else:  # the embedded endpoint serves S3 too
+            s3 = make_client(settings, embedded.url, service="s3")
+            if settings.large_payload_bucket:
+                s3.create_bucket(Bucket=settings.large_payload_bucket)
         return connect(site, client, embedded=True, resources=resources, s3=s3)
     except BaseException:
         resources.close()

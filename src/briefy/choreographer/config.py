@@ -69,6 +69,9 @@ class Settings:
     large_payload_bucket: str | None = None
     #: Bytes above which an output goes through S3; 0: its queue's MaximumMessageSize.
     large_payload_threshold: int = 0
+    #: The S3 endpoint boto3 is told of (``AWS_ENDPOINT_URL_S3``); in development it keeps
+    #: large payloads off the embedded endpoint (``AWS_ENDPOINT_URL`` turns that off anyway).
+    s3_endpoint_url: str | None = None
     #: OpenTelemetry's own ``OTEL_*`` variables (``OTEL_TRACES_EXPORTER``, ``OTEL_SERVICE_NAME``...).
     otel: Mapping[str, str] = field(default_factory=dict)
 
@@ -143,6 +146,7 @@ class Settings:
             extensions=reader.names("EXTENSIONS"),
             large_payload_bucket=reader.bucket("LARGE_PAYLOAD_BUCKET"),
             large_payload_threshold=reader.integer("LARGE_PAYLOAD_THRESHOLD", 0, 0, MAX_SQS_MESSAGE),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or None,
             otel={name: value for name, value in env.items() if name.startswith("OTEL_")},
         )
         return settings

@@ -80,10 +80,12 @@ def stored_in(body: str, attributes: Mapping[str, str]) -> str:
 class S3Payloads:
     """Payloads in S3 through a boto3 S3 client (the process's one)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, limit: int = MAX_PAYLOAD) -> None:
         self.client = client
+        #: The largest object read into memory, in bytes.
+        self.limit = limit
 
-    def read(self, pointer: Pointer, limit: int = MAX_PAYLOAD) -> bytes:
+    def read(self, pointer: Pointer) -> bytes:
         """The payload's bytes; ``PayloadMissing``, ``PayloadTooLarge``, or botocore's error."""
         try:
             response = self.client.get_object(Bucket=pointer.bucket, Key=pointer.key)
@@ -95,7 +97,7 @@ class S3Payloads:
             raise
         body = response["Body"]
         size = int(response.get("ContentLength") or 0)
-        if size > limit:
+        if size > self.limit:
             body.close()
             raise PayloadTooLarge(size)
         return bytes(body.read())
