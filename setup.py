@@ -13,7 +13,7 @@ setup(
     package_dir={"": "src"},
     packages=find_namespace_packages(where="src", include=["briefy.*"]),
     include_package_data=True,
-    package_data={"": ["*.zcml", "py.typed"]},
+    package_data={"": ["*.zcml", "*.json", "py.typed"]},
     zip_safe=False,
     install_requires=[
         "boto3>=1.34",
