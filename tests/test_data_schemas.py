@@ -16,6 +16,8 @@ from moto import mock_aws
 from zope.component import getGlobalSiteManager
 from zope.interface import implementer
 
+from briefy.choreographer.cli.dryrun import render, report
+from briefy.choreographer.cli.graph import build, dot, mermaid
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import ERROR_TYPES, BadInput, StartupError
 from briefy.choreographer.events import IInternalEvent, InternalEvent, parse_event
@@ -246,3 +248,50 @@ def test_the_worker_runs_events_whose_data_is_valid(pairs: Pairs) -> None:
         "second",
     ]
     assert pairs.take("dlq") == []
+
+
+def test_dry_run_reports_invalid_data_and_runs_no_handler(site_packages: Path) -> None:
+    """dry-run checks the data first: invalid data is the worker's dead letter, with its reason."""
+    install_project(SLACK, site_packages)
+    body = orjson.dumps(event("deal.won", {**DEAL, "amount": -5}))
+    result = report(body, load_site(Settings()))
+    assert (result["ok"], result["outcome"], result["error_type"]) == (False, "dead_letter", "invalid_data")
+    assert result["data_schema"] == {
+        "declared": True,
+        "valid": False,
+        "error": "data_schema of deal.won: data.amount must be bigger than or equal to 0",
+    }
+    assert (result["handlers"], result["actions"]) == ([], [])
+    text = render(result)
+    assert "data        REJECTED (invalid_data): data_schema of deal.won: data.amount must be" in text
+    assert "handlers: none run (the data is checked first)" in text
+    assert "would dead-letter the event" in text
+
+
+def test_dry_run_says_valid_data_meets_its_schema(site_packages: Path) -> None:
+    """Valid data is reported as such, then the handlers and actions as usual."""
+    install_project(SLACK, site_packages)
+    result = report(orjson.dumps(event("deal.won", DEAL)), load_site(Settings()))
+    assert result["ok"] and result["data_schema"] == {"declared": True, "valid": True, "error": None}
+    text = render(result)
+    assert "data        valid (data_schema of deal.won)" in text
+    assert "1. slack.deal.won  weight 100  ->  slack.queue" in text
+
+
+def test_dry_run_of_an_event_without_a_schema_has_no_data_line(registry: Any) -> None:
+    """The reference events declare no schema: the report says nothing about one."""
+    result = report(orjson.dumps(event("lead.created")), load_site(Settings()))
+    assert result["data_schema"] == {"declared": False, "valid": None, "error": None}
+    assert "\ndata " not in render(result)
+
+
+def test_graph_hangs_a_note_on_an_event_with_a_schema(site_packages: Path) -> None:
+    """graph draws the data schema as a note on deal.won (Mermaid and DOT), none on the reference events."""
+    install_project(SLACK, site_packages)
+    graph = build(load_site(Settings()))
+    text = mermaid(graph)
+    note = "data_schema<br/>required: title, amount, currency<br/>else dead-lettered: invalid_data"
+    assert f'note_deal_won>"{note}"]:::note' in text
+    assert "event_deal_won -. data .-> note_deal_won" in text
+    assert [node.id for node in graph.nodes.values() if node.kind == "note"] == ["note_deal_won"]
+    assert 'note_deal_won [label="data_schema\\nrequired: title, amount, currency' in dot(graph)
