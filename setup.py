@@ -20,6 +20,7 @@ setup(
         "fastjsonschema>=2.19",
         "orjson>=3.9",
         "prometheus-client>=0.20",
+        "PyYAML>=6.0",
         "waitress>=3.0",
         "structlog>=24.1",
         "tqdm>=4.66",
