@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -278,3 +280,18 @@ def test_the_contract_check_passes_on_the_committed_document() -> None:
     """``choreographer asyncapi --check asyncapi.yaml --strict`` finds no difference: exit 0."""
     result = command("asyncapi", "--check", "asyncapi.yaml", "--strict")
     assert (result.returncode, result.stdout.strip()) == (0, "asyncapi.yaml matches the live choreography.")
+
+
+def yaml_blocks(text: str) -> list[str]:
+    """The bodies of the ``.. code-block:: yaml`` directives of a reStructuredText text."""
+    found = re.findall(r"^( *)\.\. code-block:: yaml\n\n((?:(?:\1    .*)?\n)+)", text, re.MULTILINE)
+    return [textwrap.dedent(body).strip("\n") for _, body in found]
+
+
+def test_the_guides_excerpts_are_the_committed_documents_text() -> None:
+    """Each YAML excerpt docs/contracts.rst shows is text of asyncapi.yaml, at some indentation."""
+    committed = (ROOT / "asyncapi.yaml").read_text()
+    blocks = yaml_blocks((ROOT / "docs" / "contracts.rst").read_text())
+    assert len(blocks) == 2
+    for block in blocks:
+        assert any(textwrap.indent(block, " " * n) in committed for n in range(0, 20, 2)), block

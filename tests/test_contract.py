@@ -240,7 +240,7 @@ def test_check_exits_1_naming_a_breaking_change(
     out = capsys.readouterr().out
     assert "2 breaking change(s), 0 compatible" in out
     assert "breaking:\n  event mail.sent: removed" in out
-    assert "tell its producers and consumers" in out
+    assert "tell the producers and consumers" in out
 
 
 def test_check_exits_0_on_compatible_changes_unless_strict(

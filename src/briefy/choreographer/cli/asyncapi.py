@@ -90,7 +90,7 @@ def report(path: str, changes: list[Change]) -> str:
             lines += [f"{title}:", *(f"  {change}" for change in group)]
     regenerate = f"choreographer asyncapi --output {path}"
     if breaking:
-        lines.append(f"If these changes are meant, tell its producers and consumers, then: {regenerate}")
+        lines.append(f"If these changes are meant, tell the producers and consumers, then: {regenerate}")
     else:
         lines.append(f"{path} is out of date: regenerate it with {regenerate}")
     return "\n".join(lines)
