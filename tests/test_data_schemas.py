@@ -16,6 +16,7 @@ from moto import mock_aws
 from zope.component import getGlobalSiteManager
 from zope.interface import implementer
 
+from briefy.choreographer.cli import main
 from briefy.choreographer.cli.dryrun import render, report
 from briefy.choreographer.cli.graph import build, dot, mermaid
 from briefy.choreographer.config import Settings
@@ -162,30 +163,49 @@ def test_a_bad_schema_names_its_event_and_class() -> None:
         schemas_of(("deal.broken", bad_event({"type": "strin"})))
 
 
-def test_an_extension_with_a_bad_schema_stops_start_up_naming_it(site_packages: Path) -> None:
-    """An installed extension whose event's data_schema is not JSON Schema stops start-up, named."""
-    events_py = (
+#: An extension whose event's data schema has a typo (``numbr``): installed by ``install_typo``.
+TYPO_FILES = {
+    "__init__.py": "",
+    "events.py": (
         "from zope.interface import implementer\n"
         "from briefy.choreographer.events import IInternalEvent, InternalEvent\n\n"
         "@implementer(IInternalEvent)\n"
         "class Typo(InternalEvent):\n"
         "    data_schema = {'type': 'object', 'properties': {'amount': {'type': 'numbr'}}}\n"
-    )
-    zcml = (
+    ),
+    "configure.zcml": (
         '<configure xmlns="http://namespaces.zope.org/zope">'
         '<utility component=".events.Typo" provides="briefy.choreographer.events.IInternalEvent" '
         'name="deal.typo" /></configure>'
-    )
-    files = {"__init__.py": "", "events.py": events_py, "configure.zcml": zcml}
-    install_extension(site_packages, "acme-typo", "typo", "typo_ext", files)
+    ),
+}
+#: What the start-up error says of it.
+TYPO_NAMED = (
+    "extension 'typo' (briefy.choreographer.extensions entry point 'typo_ext' of acme-typo 0.1): "
+    "the data_schema of event 'deal.typo' (typo_ext.events.Typo) is not valid JSON Schema: "
+    "schema.properties.amount.type: cannot be validated by any definition"
+)
+
+
+def install_typo(target: Path) -> Path:
+    """Install the extension with the bad schema into ``target``, as pip would."""
+    return install_extension(target, "acme-typo", "typo", "typo_ext", TYPO_FILES)
+
+
+def test_an_extension_with_a_bad_schema_stops_start_up_naming_it(site_packages: Path) -> None:
+    """An installed extension whose event's data_schema is not JSON Schema stops start-up, named."""
+    install_typo(site_packages)
     with pytest.raises(StartupError) as raised:
         load_site(Settings())
-    text = str(raised.value)
-    assert text.startswith(
-        "extension 'typo' (briefy.choreographer.extensions entry point 'typo_ext' of acme-typo"
-    )
-    assert "the data_schema of event 'deal.typo' (typo_ext.events.Typo) is not valid JSON Schema" in text
-    assert "schema.properties.amount.type" in text
+    assert str(raised.value).startswith(TYPO_NAMED)
+
+
+def test_the_tools_stop_on_a_bad_schema_too(site_packages: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """choreographer asyncapi (like every tool that loads the site) exits 2, naming the extension."""
+    install_typo(site_packages)
+    assert main(["asyncapi"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and TYPO_NAMED in captured.err
 
 
 def test_the_slack_example_declares_a_schema_for_deal_won(site_packages: Path) -> None:

@@ -76,39 +76,27 @@ def document(site: Site) -> dict[str, Any]:
     settings, registry = site.settings, site.registry
     layout = Layout.of(registry, settings)
     queues = dict(registry.getUtilitiesFor(IQueue))
-    found = routes(registry)
-    channels: dict[str, dict[str, Any]] = {}
     ids = _Ids()
     channel_of = {EVENTS_QUEUE: ids.new(EVENTS_QUEUE)}
-    dead_letters = ids.new(DEAD_LETTERS)
-    for utility in sorted(layout.outputs):
-        channel_of[utility] = ids.new(utility)
+    dead_letters = ids.new(DEAD_LETTERS)  # before the outputs: its id stays the same
+    channel_of.update((utility, ids.new(utility)) for utility in sorted(layout.outputs))
     dlq = layout.dead_letters(settings, None)
-    channels[channel_of[EVENTS_QUEUE]] = _channel(
-        EVENTS_QUEUE, layout.events, queues[EVENTS_QUEUE], dlq, settings.max_attempts + REDRIVE_MARGIN
-    )
-    for utility, queue_name in layout.outputs.items():
-        channels[channel_of[utility]] = _channel(utility, queue_name, queues[utility])
-    channels[dead_letters] = _dead_letter_channel(dlq)
-    operations: dict[str, dict[str, Any]] = {}
-    events_channel = channel_of[EVENTS_QUEUE]
-    received = [_add_event(channels[events_channel], events_channel, event) for event in found]
-    operations[RECEIVE_EVENTS] = _receive(events_channel, received)
+    channels = {
+        channel_of[EVENTS_QUEUE]: _channel(
+            EVENTS_QUEUE, layout.events, queues[EVENTS_QUEUE], dlq, settings.max_attempts + REDRIVE_MARGIN
+        ),
+        **{channel_of[name]: _channel(name, queue, queues[name]) for name, queue in layout.outputs.items()},
+        dead_letters: _dead_letter_channel(dlq),
+    }
+    found = routes(registry)
+    events = channel_of[EVENTS_QUEUE]
+    keys = [_add_event(channels[events], events, event) for event in found]
+    operations = {RECEIVE_EVENTS: _receive(events, keys)}
     for (name, utility), infos in _actions(found).items():
         channel = channel_of[utility]
         key = _add_output(channels[channel], channel, name, infos, queues[utility])
         operations[ids.new(f"send.{name}")] = _send(channel, key, infos)
-    operations[SEND_DEAD_LETTERS] = {
-        "action": "send",
-        "channel": _ref("channels", dead_letters),
-        "summary": "Bad input, with its reason, to the dead-letter queue",
-        "description": "A message that can never be choreographed (not JSON, a field missing or of the "
-        "wrong type, data its event's data_schema or its action's queue rejects, ...) is written "
-        "here as it came, then deleted from the events queue; so is an event whose transient "
-        "failures outlasted the attempt limit. `choreographer dlq show` lists them, "
-        "`choreographer dlq redrive` moves them back.",
-        "messages": [_ref("channels", dead_letters, "messages", DEAD_LETTER)],
-    }
+    operations[SEND_DEAD_LETTERS] = _send_dead_letters(dead_letters)
     return {
         "asyncapi": ASYNCAPI,
         "info": _info(),
@@ -501,6 +489,20 @@ def _send(channel: str, key: str, infos: list[ActionInfo]) -> dict[str, Any]:
         f"its available condition holds ({first.condition}); its class is "
         f"{first.factory.__module__}.{first.factory.__qualname__}.",
         "messages": [_ref("channels", channel, "messages", key)],
+    }
+
+
+def _send_dead_letters(channel: str) -> dict[str, Any]:
+    return {
+        "action": "send",
+        "channel": _ref("channels", channel),
+        "summary": "Bad input, with its reason, to the dead-letter queue",
+        "description": "A message that can never be choreographed (not JSON, a field missing or of the "
+        "wrong type, data its event's data_schema or its action's queue rejects, ...) is written "
+        "here as it came, then deleted from the events queue; so is an event whose transient "
+        "failures outlasted the attempt limit. `choreographer dlq show` lists them, "
+        "`choreographer dlq redrive` moves them back.",
+        "messages": [_ref("channels", channel, "messages", DEAD_LETTER)],
     }
 
 
