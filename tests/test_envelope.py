@@ -93,3 +93,19 @@ def test_bad_input_keeps_a_known_event_name() -> None:
     with pytest.raises(BadInput) as caught:
         parse_event(body(data=[1]))
     assert caught.value.event_name == "lead.created"
+
+
+@pytest.mark.parametrize(
+    ("created_at", "reason"),
+    [
+        ("2026-11-28", "field 'created_at' is a date without a time"),
+        ("ada@example.org", "field 'created_at' is not an ISO 8601 date-time"),
+        ("2026-02-30T00:00:00Z", "field 'created_at' is not an ISO 8601 date-time"),
+    ],
+)
+def test_a_bad_date_time_is_named_without_quoting_it(created_at: str, reason: str) -> None:
+    """A date alone is called a date without a time; anything else that does not parse is not a
+    date-time; neither reason quotes the producer's text."""
+    with pytest.raises(BadInput) as caught:
+        parse_event(body(created_at=created_at))
+    assert caught.value.message == reason

@@ -153,7 +153,7 @@ def test_production_logs_hide_personal_data(moto_server: MotoServer, queues: Que
         [line] = worker.wait_for("event_dead_lettered")
         [sent] = worker.wait_for("action_sent")
         assert worker.stop() == 0
-    assert line["reason"] == "field 'created_at' is a date without a time"
+    assert line["reason"] == "field 'created_at' is not an ISO 8601 date-time"
     assert sent["guid"] == "guid=[redacted]"
     assert "ada@example.org" not in "\n".join(worker.raw)
     [letter] = queues.drain("dlq", expected=1)

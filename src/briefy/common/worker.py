@@ -7,11 +7,13 @@ How receiving keeps batches full at every load:
 - it waits until its batch is settled before it receives again, so the next receive
   collects everything that arrived meanwhile: a light or steady stream is handled
   in full batches, one at a time, as a plain receive/send/delete loop would;
-- after ``FULL_TO_GROW`` full receives in a row (a backlog) it receives the next
-  batch while the last one is processed; when that receive too comes back full,
-  further receive loops start while there is room, each receiving on until a
-  receive comes back short. So a backlog is drained ``concurrency`` batches at a
-  time, and a short receive brings the loop back to one batch at a time.
+- after ``FULL_TO_GROW`` full receives in a row it probes for a backlog: it
+  receives the next batch while the last one is processed. When that receive too
+  comes back full, further receive loops start while there is room, each
+  receiving on until a receive comes back short: a backlog is drained
+  ``concurrency`` batches at a time. A probe that comes back short means a steady
+  stream, not a backlog: the loop goes back to one batch at a time and probes
+  more seldom, so a steady stream keeps its batches full.
 
 Every receive first takes one of ``concurrency`` slots, released once its batch is
 settled: a batch never waits for a processing thread, and no more than
@@ -44,11 +46,11 @@ MIN_RECEIVE_BACKOFF = 0.1
 #: already on its way arrives in milliseconds; an idle long poll would hold the stop
 #: for its whole wait, so it is not waited for longer).
 RECEIVE_GRACE = 1.0
-#: Full receives in a row after which a receive loop no longer waits for its batch to be
-#: settled before it receives the next (a full batch or two may be a burst, more in a row
-#: are a backlog); one more full receive, made while a batch was processed, starts another
-#: loop.
+#: Full receives in a row after which the receive loop probes for a backlog: it receives
+#: the next batch while the last one is processed (a full batch or two may be a burst).
 FULL_TO_GROW = 3
+#: The most full receives in a row between two probes (see ``QueueWorker._receive_loop``).
+MAX_PROBE_AFTER = 32
 
 
 class QueueWorker:
@@ -157,8 +159,19 @@ class QueueWorker:
         log.info("messages_released", count=len(messages) - len(failed), failed=len(failed))
 
     def _receive_loop(self, primary: bool) -> None:
-        """Receive until stopped (``primary``) or until a receive comes back short."""
-        full_in_a_row = 0 if primary else FULL_TO_GROW  # a further loop starts on a backlog
+        """Receive until stopped (``primary``) or until a receive comes back short.
+
+        One batch at a time until ``probe_after`` full receives in a row suggest a
+        backlog; then the next batch is received while the last one is processed (a
+        probe). A probe that comes back full is a backlog: more loops start, and all
+        receive on. One that comes back short was not: it costs a small batch, so
+        the next probe waits for twice as many full receives (up to
+        ``MAX_PROBE_AFTER``); a short receive of its own (no backlog at all) brings
+        it back to ``FULL_TO_GROW``.
+        """
+        full_in_a_row = 0
+        probe_after = FULL_TO_GROW
+        probing = not primary  # a further loop is started on a backlog: it receives on
         try:
             while self._take_slot():
                 try:
@@ -180,19 +193,29 @@ class QueueWorker:
                 self.heartbeat.track(messages)
                 with self._state:
                     self._in_progress += 1
-                self._batches.put(messages)
-                if len(messages) < self.batch_size:
-                    full_in_a_row = 0
-                    if not primary:
-                        return
-                else:
-                    full_in_a_row += 1
-                # Full batches in a row are a backlog: receive the next batch while this one
-                # is processed, and once even those come back full, more loops at once.
-                if full_in_a_row > FULL_TO_GROW:
+                full = len(messages) >= self.batch_size
+                if not primary and not full:
+                    self._batches.put(messages)
+                    return
+                if probing and full:  # a backlog: receive on, with more loops while there is room
+                    self._batches.put(messages)
                     self._more_receivers()
-                elif full_in_a_row < FULL_TO_GROW:
-                    self._wait_settled()  # no backlog (yet): take what arrives meanwhile
+                    continue
+                if probing:  # the probe came back short: probe more seldom
+                    probing, full_in_a_row = False, 0
+                    probe_after = min(2 * probe_after, MAX_PROBE_AFTER)
+                elif full:
+                    full_in_a_row += 1
+                    probing = full_in_a_row >= probe_after
+                else:  # no backlog at all
+                    full_in_a_row, probe_after = 0, FULL_TO_GROW
+                if probing:  # receive the next batch while this one is processed
+                    self._batches.put(messages)
+                    continue
+                # One batch at a time: handled here, as a plain loop would (no hand-over to
+                # another thread); the next receive takes what arrives meanwhile.
+                self._handle(messages)
+                self._wait_settled()
         except Exception:  # a bug: logged; run() starts the loop again
             log.exception("receive_loop_error")
         finally:
@@ -236,17 +259,21 @@ class QueueWorker:
     def _process_loop(self) -> None:
         """Process received batches until told to end (a None batch)."""
         while (messages := self._batches.get()) is not None:
-            try:
-                if self.stopping:  # received but not started: back to the queue at once
-                    self.release(messages)
-                else:
-                    self.process_batch(messages)
-            except Exception:  # a bug: log it loudly, keep the worker alive
-                log.exception("pipeline_error")
-            finally:
-                self.heartbeat.forget(messages)
-                self.last_turn = time.monotonic()
-                self._give_back(batch=True)
+            self._handle(messages)
+
+    def _handle(self, messages: Sequence[SQSMessage]) -> None:
+        """Process a received batch (release it if the worker is stopping); its slot is free after."""
+        try:
+            if self.stopping:  # received but not started: back to the queue at once
+                self.release(messages)
+            else:
+                self.process_batch(messages)
+        except Exception:  # a bug: log it loudly, keep the worker alive
+            log.exception("pipeline_error")
+        finally:
+            self.heartbeat.forget(messages)
+            self.last_turn = time.monotonic()
+            self._give_back(batch=True)
 
     # -- the whole run ---------------------------------------------------------
     def run(self) -> None:
@@ -288,9 +315,9 @@ class QueueWorker:
         for _ in workers:
             self._batches.put(None)
         deadline = time.monotonic() + self.shutdown_timeout
+        left = self._wait_settled_until(deadline)  # in the pool, or handled by a receive loop
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
-        left = [worker.name for worker in workers if worker.is_alive()]
         self._wait_receivers(RECEIVE_GRACE)
         self._release_unstarted()
         if left:
@@ -301,6 +328,13 @@ class QueueWorker:
                 self.release(abandoned)
         self.heartbeat.stop()
         log.info("worker_stopped", queue=self.queue.name)
+
+    def _wait_settled_until(self, deadline: float) -> int:
+        """Wait until no batch is in progress or ``deadline``; how many still are."""
+        with self._state:
+            while self._in_progress and (left := deadline - time.monotonic()) > 0:
+                self._state.wait(left)
+            return self._in_progress
 
     def _start_primary(self) -> None:
         with self._state:

@@ -118,14 +118,14 @@ def _created_at(value: Any, event_name: str) -> datetime:
     if not isinstance(value, str):
         raise BadInput("wrong_type", "field 'created_at' must be an ISO 8601 string", event_name)
     # The value is not quoted in the reason: it is the producer's text, and may be anything.
-    if "T" not in value.upper() and " " not in value:
-        raise BadInput("invalid_datetime", "field 'created_at' is a date without a time", event_name)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise BadInput(
             "invalid_datetime", "field 'created_at' is not an ISO 8601 date-time", event_name
         ) from None
+    if "T" not in value.upper() and " " not in value:
+        raise BadInput("invalid_datetime", "field 'created_at' is a date without a time", event_name)
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

@@ -141,16 +141,30 @@ class Metrics:
 
 
 class MetricsListener(PipelineListener):
-    """Counts what the pipeline does into ``metrics``."""
+    """Counts what the pipeline does into ``metrics``.
+
+    The labelled children are kept once made, as prometheus_client advises for
+    metrics updated on a hot path (``labels()`` validates and locks on every call);
+    their number is bounded by the labels' values (registered event names, actions,
+    outcomes, error types).
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def planned(self, job: Job) -> None:
-        self.metrics.events_received.labels(self.metrics.label(job.event_name)).inc()
+        self._child(self.metrics.events_received, self.metrics.label(job.event_name)).inc()
 
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
-        self.metrics.actions.labels(planned.name, planned.queue_name, action_outcome(result)).inc()
+        self._child(self.metrics.actions, planned.name, planned.queue_name, action_outcome(result)).inc()
 
     def done(self, job: Job) -> None:
         self._settled(job, "done")
@@ -160,7 +174,9 @@ class MetricsListener(PipelineListener):
 
     def dead_lettered(self, job: Job, letter: DeadLetter, dead_letter_id: str) -> None:
         self._settled(job, "dead_lettered")
-        self.metrics.events_dead_lettered.labels(self.metrics.label(job.event_name), letter.error_type).inc()
+        self._child(
+            self.metrics.events_dead_lettered, self.metrics.label(job.event_name), letter.error_type
+        ).inc()
 
     def dead_letter_failed(
         self, job: Job, letter: DeadLetter, error: str, transient: bool, held_for: int = 0, detail: str = ""
@@ -173,5 +189,5 @@ class MetricsListener(PipelineListener):
 
     def _settled(self, job: Job, outcome: str) -> None:
         name = self.metrics.label(job.event_name)
-        self.metrics.events_processed.labels(name, outcome).inc()
-        self.metrics.event_seconds.labels(name).observe(time.monotonic() - job.message.arrived_at)
+        self._child(self.metrics.events_processed, name, outcome).inc()
+        self._child(self.metrics.event_seconds, name).observe(time.monotonic() - job.message.arrived_at)

@@ -53,13 +53,19 @@ class Listeners(PipelineListener):
 
     def __init__(self, listeners: Iterable[PipelineListener]) -> None:
         self.listeners = tuple(listeners)
+        # Each hook's methods, found once: only the listeners that override it are called.
+        self._hooks = {
+            name: [getattr(listener, name) for listener in self.listeners if _overrides(listener, name)]
+            for name in vars(PipelineListener)
+            if not name.startswith("_")
+        }
 
     def _each(self, method: str, *args: Any, **kwargs: Any) -> None:
-        for listener in self.listeners:
+        for hook in self._hooks[method]:
             try:
-                getattr(listener, method)(*args, **kwargs)
+                hook(*args, **kwargs)
             except Exception:  # a listener's bug must not change what happens to a message
-                log.exception("listener_failed", listener=type(listener).__name__, hook=method)
+                log.exception("listener_failed", listener=type(hook.__self__).__name__, hook=method)
 
     def planned(self, job: Job) -> None:
         self._each("planned", job)
@@ -83,6 +89,10 @@ class Listeners(PipelineListener):
 
     def batch_done(self, jobs: Sequence[Job], seconds: float) -> None:
         self._each("batch_done", jobs, seconds)
+
+
+def _overrides(listener: PipelineListener, name: str) -> bool:
+    return getattr(type(listener), name) is not getattr(PipelineListener, name)
 
 
 class LogLines(PipelineListener):

@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import structlog
-from structlog.contextvars import bound_contextvars
+from structlog.contextvars import bind_contextvars, reset_contextvars
 from zope.event import notify
 
 from briefy.choreographer.errors import BadInput
-from briefy.choreographer.events import internal_event, parse_event
+from briefy.choreographer.events import EventMessage, internal_event, parse_event
 from briefy.choreographer.events.schema import DataSchemas
 from briefy.choreographer.logging import clip
 from briefy.choreographer.pipeline.job import Job
@@ -96,34 +96,42 @@ class Planner:
             job.bad = error
             return
         event = job.event
-        with bound_contextvars(
+        # Every line logged while the event is dispatched (handlers' own included) names it.
+        tokens = bind_contextvars(
             event_id=clip(event.id),
             event_name=clip(event.event_name),
             guid=clip(event.guid),
             request_id=clip(event.request_id),
             message_id=job.message.message_id,
             attempt=job.attempt,
-        ):
-            if job.attempt > self.max_attempts:
-                job.bad = BadInput(
-                    "attempts_exhausted",
-                    f"received {job.attempt} times without completing "
-                    "(a worker may have crashed or stalled on it)",
-                    event.event_name,
-                )
-                return
-            try:
-                self.data_schemas.check(event)
-            except BadInput as error:
-                job.bad = error
-                return
-            job.recalled = self.memory.recall(job.message.message_id)
-            job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
-            try:
-                notify(internal_event(event, job.outbox, self.registry))
-            except BadInput as error:
-                error.event_name = event.event_name
-                job.bad = error
-            except Exception as error:  # a handler bug: keep the event, with its reason
-                log.exception("handler_failed")
-                job.bad = BadInput("handler_failed", f"{type(error).__name__}: {error}", event.event_name)
+        )
+        try:
+            self._dispatch(job, event)
+        finally:
+            reset_contextvars(**tokens)
+
+    def _dispatch(self, job: Job, event: EventMessage) -> None:
+        """Fire the event; its handlers' actions plan their messages in the job's outbox."""
+        if job.attempt > self.max_attempts:
+            job.bad = BadInput(
+                "attempts_exhausted",
+                f"received {job.attempt} times without completing "
+                "(a worker may have crashed or stalled on it)",
+                event.event_name,
+            )
+            return
+        try:
+            self.data_schemas.check(event)
+        except BadInput as error:
+            job.bad = error
+            return
+        job.recalled = self.memory.recall(job.message.message_id)
+        job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
+        try:
+            notify(internal_event(event, job.outbox, self.registry))
+        except BadInput as error:
+            error.event_name = event.event_name
+            job.bad = error
+        except Exception as error:  # a handler bug: keep the event, with its reason
+            log.exception("handler_failed")
+            job.bad = BadInput("handler_failed", f"{type(error).__name__}: {error}", event.event_name)
