@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,21 @@ import zope.component.testing
 from zope.event import notify
 from zope.interface import implementer
 
-from briefy.choreographer.admin.asyncapi import RECEIVE_EVENTS, SEND_DEAD_LETTERS, document
+from briefy.choreographer.admin.asyncapi import (
+    CLAIM_CHECK_MODULE,
+    RECEIVE_EVENTS,
+    SEND_DEAD_LETTERS,
+    TRACE_CONTEXT_MODULE,
+    document,
+    trace_attributes,
+)
 from briefy.choreographer.admin.schemadiff import pointer
 from briefy.choreographer.cli import main
 from briefy.choreographer.cli.asyncapi import render
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import ERROR_TYPES
 from briefy.choreographer.events import IInternalEvent, InternalEvent, internal_event, parse_event
+from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.deadletter import letter
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
@@ -127,7 +136,7 @@ def test_a_receive_operation_with_a_message_per_event_name(registry: Any) -> Non
     assert payload["properties"]["event_name"]["const"] == "lead.created"
     assert payload["properties"]["data"]["type"] == "object"
     assert "no data_schema" in found["lead.created"]["description"]
-    assert set(found["mail.sent"]["headers"]["properties"]) == {"traceparent", "tracestate"}
+    assert set(found["mail.sent"]["headers"]["properties"]) == set(trace_attributes())
 
 
 def test_the_event_message_schema_takes_what_the_worker_takes(registry: Any) -> None:
@@ -190,6 +199,71 @@ def test_the_dead_letter_message_declares_every_reason_attribute(registry: Any) 
     explained = dead["headers"]["properties"]["error_type"]["description"]
     assert all(f"{name}: " in explained for name in ERROR_TYPES)
     assert doc["operations"][SEND_DEAD_LETTERS]["channel"] == {"$ref": "#/channels/deadLetters"}
+
+
+def headers_of(doc: dict[str, Any]) -> dict[str, set[str]]:
+    """The header names of an event message, an output message and the dead letter."""
+    [event_message, *_] = messages(doc, RECEIVE_EVENTS)
+    [mail] = messages(doc, "send.lead.created.mail")
+    [dead] = messages(doc, SEND_DEAD_LETTERS)
+    return {
+        part: set(message["headers"]["properties"])
+        for part, message in (("event", event_message), ("output", mail), ("letter", dead))
+    }
+
+
+def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With no trace context module, no message declares trace headers; with one, the events and the
+    outputs declare the attributes it names, and a letter those the dead-letter module writes."""
+    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, None)  # this release carries none
+    assert trace_attributes() == ()
+    without = headers_of(doc_of())
+    assert without["event"] == set()
+    assert not {"traceparent", "tracestate"} & (without["output"] | without["letter"])
+
+    tracing = types.ModuleType(TRACE_CONTEXT_MODULE)
+    tracing.TRACEPARENT, tracing.TRACESTATE = "traceparent", "tracestate"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, tracing)
+    monkeypatch.setattr(deadletter, "EXPENDABLE", (*deadletter.EXPENDABLE, "traceparent"))
+    doc = doc_of()
+    found = headers_of(doc)
+    assert found["event"] == {"traceparent", "tracestate"}
+    assert found["output"] == without["output"] | {"traceparent", "tracestate"}
+    assert found["letter"] == without["letter"] | {"traceparent"}  # what the letter writes, only
+    [mail] = messages(doc, "send.lead.created.mail")
+    assert mail["headers"]["properties"]["traceparent"]["pattern"].startswith("^[0-9a-f]{2}-")
+    assert "traceparent" not in mail["headers"]["required"]  # an event without one gets a new trace
+
+
+def test_a_letters_pointer_attributes_are_declared_where_large_payloads_are_supported(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A claim check module's size attributes (kept on the letter of a pointer) become headers."""
+    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, None)
+    without = headers_of(doc_of())["letter"]
+    claim_check = types.ModuleType(CLAIM_CHECK_MODULE)
+    claim_check.SIZE_ATTRIBUTES = ("ExtendedPayloadSize",)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, claim_check)
+    assert headers_of(doc_of())["letter"] == without | {"ExtendedPayloadSize"}
+
+
+def test_a_broken_optional_module_is_not_taken_for_an_absent_one(
+    registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trace context module that fails to import (a dependency missing) is an error, not silence."""
+    monkeypatch.delitem(sys.modules, TRACE_CONTEXT_MODULE, raising=False)
+    real = __import__("importlib").import_module
+
+    def importing(name: str, package: str | None = None) -> Any:
+        if name == TRACE_CONTEXT_MODULE:
+            raise ModuleNotFoundError("No module named 'opentelemetry'", name="opentelemetry")
+        return real(name, package)
+
+    monkeypatch.setattr("importlib.import_module", importing)
+    with pytest.raises(ModuleNotFoundError, match="opentelemetry"):
+        doc_of()
 
 
 def test_an_installed_extension_appears_with_no_extra_work(slack: None) -> None:

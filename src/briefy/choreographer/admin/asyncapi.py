@@ -14,6 +14,7 @@ structure back: operation ids and message names are part of its format.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -69,6 +70,42 @@ _TRACE_OUT = {
         "description": "W3C Trace Context: the event's tracestate, if it had one.",
     },
 }
+_TRACE_LETTER = {
+    "traceparent": {"type": "string", "description": "The trace context the event came with, if any."},
+    "tracestate": {"type": "string", "description": "The tracestate the event came with, if any."},
+}
+#: Where the worker's trace context attributes are named, when this release carries trace context.
+TRACE_CONTEXT_MODULE = "briefy.common.tracecontext"
+#: Where the attributes of a large payload's pointer are named, when this release has them.
+CLAIM_CHECK_MODULE = "briefy.common.claimcheck"
+
+
+def _optional(module: str) -> Any:
+    """The module, or None where this release has none of that name."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module.startswith(error.name):
+            return None
+        raise  # the module is there but needs one that is not: a real failure
+
+
+def trace_attributes() -> tuple[str, ...]:
+    """The message attributes that carry trace context, as the worker names them (none where it
+    carries no trace context)."""
+    found = _optional(TRACE_CONTEXT_MODULE)
+    if found is None:
+        return ()
+    names = (getattr(found, "TRACEPARENT", None), getattr(found, "TRACESTATE", None))
+    return tuple(name for name in names if isinstance(name, str))
+
+
+def _described(names: Iterable[str], descriptions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A header schema per attribute name: its description where known, else a plain string."""
+    return {
+        name: _copy(descriptions.get(name) or {"type": "string", "description": f"The {name} attribute."})
+        for name in names
+    }
 
 
 def document(site: Site) -> dict[str, Any]:
@@ -252,7 +289,7 @@ def event_message(event: EventInfo, where: str) -> dict[str, Any]:
         f"actions: {', '.join(actions) or 'none (logged only)'}. {data_text}",
         "contentType": "application/json",
         "correlationId": {"location": "$message.payload#/request_id"},
-        "headers": {"type": "object", "properties": _copy(_TRACE_IN)},
+        "headers": {"type": "object", "properties": _described(trace_attributes(), _TRACE_IN)},
         "payload": event_payload(event.event_name, schema, where),
     }
 
@@ -393,7 +430,7 @@ def output_headers(action: str, events: list[str]) -> dict[str, Any]:
                 "type": "string",
                 "description": "The event's request_id (absent when the event has none).",
             },
-            **_copy(_TRACE_OUT),
+            **_described(trace_attributes(), _TRACE_OUT),
         },
     }
 
@@ -456,12 +493,30 @@ def dead_letter_message() -> dict[str, Any]:
                     "with CHOREOGRAPHER_STATE_KEY set: a redrive skips what is done.",
                 },
                 SEAL: {**text, "description": f"The HMAC sealing {STATE}."},
-                "traceparent": {**text, "description": "The event's incoming traceparent, if any."},
-                "tracestate": {**text, "description": "The event's incoming tracestate, if any."},
+                **_letter_extras(),
             },
         },
         "payload": {"type": "string", "description": "The original body of the events queue message."},
     }
+
+
+def _letter_extras() -> dict[str, Any]:
+    """The attributes a letter may carry beyond its reason and the retry state, as the dead-letter
+    module lists them (what it gives up when a letter is too big), and a large payload's pointer
+    attributes where this release has them."""
+    known = {*deadletter.REASONS, STATE, SEAL}
+    names = [name for name in deadletter.EXPENDABLE if name not in known]
+    claim_check = _optional(CLAIM_CHECK_MODULE)
+    pointer = {
+        name: {
+            "type": "string",
+            "description": "Kept from the event when its body is a pointer to a large payload in S3, so "
+            "a redrive reads the same object.",
+        }
+        for name in getattr(claim_check, "SIZE_ATTRIBUTES", ())
+        if isinstance(name, str)
+    }
+    return {**_described(names, {**_TRACE_LETTER, **pointer}), **_described(pointer, pointer)}
 
 
 def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
