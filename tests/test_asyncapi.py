@@ -217,7 +217,9 @@ def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
 ) -> None:
     """With no trace context module, no message declares trace headers; with one, the events and the
     outputs declare the attributes it names, and a letter those the dead-letter module writes."""
-    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, None)  # this release carries none
+    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, None)  # a release that carries none
+    untraced = tuple(name for name in deadletter.EXPENDABLE if name not in ("traceparent", "tracestate"))
+    monkeypatch.setattr(deadletter, "EXPENDABLE", untraced)
     assert trace_attributes() == ()
     without = headers_of(doc_of())
     assert without["event"] == set()
@@ -226,7 +228,7 @@ def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
     tracing = types.ModuleType(TRACE_CONTEXT_MODULE)
     tracing.TRACEPARENT, tracing.TRACESTATE = "traceparent", "tracestate"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, tracing)
-    monkeypatch.setattr(deadletter, "EXPENDABLE", (*deadletter.EXPENDABLE, "traceparent"))
+    monkeypatch.setattr(deadletter, "EXPENDABLE", (*untraced, "traceparent"))
     doc = doc_of()
     found = headers_of(doc)
     assert found["event"] == {"traceparent", "tracestate"}
@@ -362,10 +364,11 @@ def yaml_blocks(text: str) -> list[str]:
     return [textwrap.dedent(body).strip("\n") for _, body in found]
 
 
-def test_the_guides_excerpts_are_the_committed_documents_text() -> None:
-    """Each YAML excerpt docs/contracts.rst shows is text of asyncapi.yaml, at some indentation."""
+@pytest.mark.parametrize(("guide", "count"), [("docs/contracts.rst", 2), ("README.rst", 1)])
+def test_the_guides_excerpts_are_the_committed_documents_text(guide: str, count: int) -> None:
+    """Each YAML excerpt the guide and the README show is text of asyncapi.yaml, at some indentation."""
     committed = (ROOT / "asyncapi.yaml").read_text()
-    blocks = yaml_blocks((ROOT / "docs" / "contracts.rst").read_text())
-    assert len(blocks) == 2
+    blocks = yaml_blocks((ROOT / guide).read_text())
+    assert len(blocks) == count
     for block in blocks:
         assert any(textwrap.indent(block, " " * n) in committed for n in range(0, 20, 2)), block
