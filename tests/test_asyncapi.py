@@ -335,11 +335,17 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**keep, "CHOREOGRAPHER_EXTENSIONS": "none", **extra}
 
 
-def command(*args: str) -> subprocess.CompletedProcess[str]:
+def command(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     script = shutil.which("choreographer", path=str(Path(sys.executable).parent))
     assert script, "the console script is installed"
     return subprocess.run(
-        [script, *args], env=clean_env(), cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        [script, *args],
+        env=clean_env(**env),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -356,6 +362,15 @@ def test_the_contract_check_passes_on_the_committed_document() -> None:
     """``choreographer asyncapi --check asyncapi.yaml --strict`` finds no difference: exit 0."""
     result = command("asyncapi", "--check", "asyncapi.yaml", "--strict")
     assert (result.returncode, result.stdout.strip()) == (0, "asyncapi.yaml matches the live choreography.")
+
+
+def test_the_contract_check_names_a_changed_choreography_against_the_committed_document() -> None:
+    """The console script, the committed document, and a site whose mail goes to another queue:
+    exit 1, the action and both queues named."""
+    result = command("asyncapi", "--check", "asyncapi.yaml", CHOREOGRAPHER_MAIL_QUEUE="mail-v2")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 breaking change(s), 0 compatible" in result.stdout
+    assert "breaking:\n  action lead.created.mail: sends to 'mail-v2' instead of 'mail'" in result.stdout
 
 
 def yaml_blocks(text: str) -> list[str]:
