@@ -78,8 +78,9 @@ class Worker(QueueWorker):
             self.memory,
             self.policy.max_attempts,
             self.listener,
-            self.tracing,
-            app.payloads,
+            data_schemas=app.site.data_schemas,
+            tracing=self.tracing,
+            payloads=app.payloads,
         )
         self.settler = Settler(
             app.events,

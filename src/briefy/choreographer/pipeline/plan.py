@@ -15,6 +15,7 @@ from zope.event import notify
 
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import EventMessage, internal_event, parse_event
+from briefy.choreographer.events.schema import DataSchemas
 from briefy.choreographer.logging import clip, envelope_fields
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
@@ -36,9 +37,10 @@ class Planner:
     ``registry`` holds the choreography, ``queues`` the bound queue utilities by
     name; ``seal`` opens the retry state a message carries and ``memory`` is what
     this process remembers of earlier attempts; a message received more than
-    ``max_attempts`` times is not run again but dead-lettered. ``tracing`` gives each
-    event its trace context and stamps it on the outputs; ``payloads`` reads the event
-    messages that are S3 objects.
+    ``max_attempts`` times is not run again but dead-lettered. ``data_schemas``
+    check each event's data before its handlers run. ``tracing`` gives each event its
+    trace context and stamps it on the outputs; ``payloads`` reads the event messages
+    that are S3 objects.
     """
 
     def __init__(
@@ -49,6 +51,8 @@ class Planner:
         memory: DoneMemory,
         max_attempts: int,
         listener: PipelineListener,
+        *,
+        data_schemas: DataSchemas,
         tracing: Tracing | None = None,
         payloads: LargePayloads | None = None,
     ) -> None:
@@ -58,6 +62,7 @@ class Planner:
         self.memory = memory
         self.max_attempts = max_attempts
         self.listener = listener
+        self.data_schemas = data_schemas
         self.tracing = tracing if tracing is not None else Tracing()
         self.payloads = payloads if payloads is not None else LargePayloads(S3Payloads(None))
 
@@ -137,6 +142,11 @@ class Planner:
                 "(a worker may have crashed or stalled on it)",
                 event.event_name,
             )
+            return
+        try:
+            self.data_schemas.check(event)
+        except BadInput as error:
+            job.bad = error
             return
         job.recalled = self.memory.recall(job.message.message_id)
         job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
