@@ -35,14 +35,13 @@ setup(
         # Spans through OpenTelemetry (the OTEL_* variables configure them); trace context
         # propagates without it.
         "otel": ["opentelemetry-api>=1.20", "opentelemetry-sdk>=1.20"],
-        # podman-compose: the compose test's command where the engine is podman;
-        # amazon-sqs-extended-client: the wire format of large payloads, proved with AWS's own
-        # client (run in processes of its own: importing it replaces boto3's Session).
+        # podman-compose: the compose test's command where the engine is podman. (AWS's
+        # amazon-sqs-extended-client, which proves the large-payload wire format, is installed
+        # by its test into a folder of its own: importing it replaces boto3's Session.)
         "test": [
             "moto[server]>=5.0",
             "opentelemetry-api>=1.20",
             "opentelemetry-sdk>=1.20",
-            "amazon-sqs-extended-client>=1.0.1",
             "pytest>=8.0",
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",

@@ -2,7 +2,8 @@
 a consumer of large payloads, in a process of its own.
 
 Importing ``sqs_extended_client`` replaces ``boto3.session.Session`` for the whole process,
-so the tests never import it: they run this module. Endpoints, region and credentials come
+so the tests never import it: they run this module, with the folder the tests installed
+the client in (``tests/e2e/extended_install.py``) on ``PYTHONPATH``. Endpoints, region and credentials come
 from the environment (``AWS_ENDPOINT_URL`` pointing at moto's server)::
 
     python -m tests.e2e.extended_client send QUEUE_URL BUCKET < body.json
@@ -18,7 +19,7 @@ from __future__ import annotations
 import sys
 
 import boto3
-import sqs_extended_client  # noqa: F401 - replaces boto3's Session with the extended one
+import sqs_extended_client  # replaces boto3's Session with the extended one
 
 
 def send(queue_url: str, bucket: str) -> int:
@@ -42,4 +43,5 @@ def receive(queue_url: str) -> int:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
+    print(f"extended client: {sqs_extended_client.__file__}", file=sys.stderr)
     raise SystemExit(send(*args) if command == "send" else receive(*args))

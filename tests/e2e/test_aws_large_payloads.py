@@ -14,6 +14,7 @@ import pytest
 
 from tests.aws import client
 from tests.e2e.delivery_support import REPO_ROOT, proxy, worker_env
+from tests.e2e.extended_install import ClientUnavailable, ExtendedClient, install
 from tests.faultproxy import FaultProxy
 from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, event, running
 
@@ -26,7 +27,24 @@ THRESHOLD = 262_144
 CATEGORY = "c" * 300 * 1024
 
 
-def extended_client(moto_server: MotoServer, *args: str, body: str = "") -> subprocess.CompletedProcess[str]:
+ON_CI = os.environ.get("CI", "").lower() in ("true", "1")
+
+
+@pytest.fixture(scope="session")
+def extended() -> ExtendedClient:
+    """PyPI's extended client, installed by pip into the tests' own folder on first use."""
+    try:
+        return install()
+    except ClientUnavailable as error:
+        message = f"the wire format was not proved with AWS's extended client: {error}"
+        if ON_CI:
+            pytest.fail(f"{message} (CI=true: this check must run)", pytrace=False)
+        pytest.skip(message)
+
+
+def extended_client(
+    extended: ExtendedClient, moto_server: MotoServer, *args: str, body: str = ""
+) -> subprocess.CompletedProcess[str]:
     """Run AWS's extended client (``tests/e2e/extended_client.py``) in a process of its own."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")},
@@ -34,7 +52,7 @@ def extended_client(moto_server: MotoServer, *args: str, body: str = "") -> subp
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        "PYTHONPATH": REPO_ROOT,
+        "PYTHONPATH": os.pathsep.join([str(extended.folder), REPO_ROOT]),
     }
     return subprocess.run(
         [sys.executable, "-m", "tests.e2e.extended_client", *args],
@@ -66,17 +84,20 @@ def big_worker(moto_server: MotoServer, queues: Queues, name: str, s3: str = "")
 
 
 def test_the_extended_client_sends_a_big_event_and_reads_the_big_output(
-    moto_server: MotoServer, queues: Queues
+    moto_server: MotoServer, queues: Queues, extended: ExtendedClient
 ) -> None:
     """300 KiB in through S3 from the extended client, 300 KiB out through S3 to it."""
     name = bucket(moto_server)
     lead = event("lead.created", {**LEAD_DATA, "category": CATEGORY})
     with running(big_worker(moto_server, queues, name)) as process:
-        sent = extended_client(moto_server, "send", queues.urls["events"], name, body=json.dumps(lead))
+        sent = extended_client(
+            extended, moto_server, "send", queues.urls["events"], name, body=json.dumps(lead)
+        )
         assert sent.returncode == 0, sent.stderr
+        assert f"extended client: {extended.folder}" in sent.stderr  # the copy the test installed
         [line] = process.wait_for("action_sent")
         [dispatched] = process.find("event_dispatched")
-        got = extended_client(moto_server, "receive", queues.urls["mail"])
+        got = extended_client(extended, moto_server, "receive", queues.urls["mail"])
     assert got.returncode == 0, got.stderr
     mail = json.loads(got.stdout)
     assert mail["guid"] == lead["guid"] and mail["data"]["CATEGORY"] == CATEGORY
