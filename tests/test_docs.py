@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from pathlib import Path
 
@@ -76,10 +77,38 @@ def test_every_cited_test_file_exists() -> None:
     assert names and [name for name in sorted(names) if not (ROOT / name).is_file()] == []
 
 
+def project_files() -> list[Path]:
+    """The project's own text files: sources, tests, docs, build and container files."""
+    skip = {".git", ".venv", ".tox", "build", "dist", "node_modules", "__pycache__", ".cache"}
+    suffixes = {".py", ".rst", ".md", ".toml", ".ini", ".cfg", ".txt", ".in", ".yml", ".yaml", ".zcml"}
+    found = []
+    for folder, subfolders, names in os.walk(ROOT):
+        subfolders[:] = [s for s in subfolders if s not in skip and not s.endswith((".egg-info", "_cache"))]
+        found += [
+            Path(folder, name)
+            for name in names
+            if Path(name).suffix in suffixes or name in ("Makefile", "Dockerfile")
+        ]
+    return sorted(path for path in found if path != Path(__file__).resolve())
+
+
 def test_the_docs_cite_no_private_file() -> None:
     """The README and the docs (pages, conf.py, extensions) never point at files outside the repository."""
     files = [*documents(), *sorted(DOCS.rglob("*.py"))]
     found = [f"{f.relative_to(ROOT)}: {word}" for f in files for word in PRIVATE if word in f.read_text()]
+    assert found == []
+
+
+def test_no_file_of_the_project_mentions_the_private_contract() -> None:
+    """No source, test or docstring (autodoc shows them) names SPEC.md or STYLE.md: docs/ has the contract."""
+    files = project_files()
+    assert ROOT / "README.rst" in files and ROOT / "src" / "briefy" / "choreographer" / "worker.py" in files
+    found = [
+        f"{f.relative_to(ROOT)}: {word}"
+        for f in files
+        for word in ("SPEC.md", "STYLE.md")
+        if word in f.read_text(encoding="utf-8", errors="replace")
+    ]
     assert found == []
 
 
