@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test image-test bench lint typing lock clean
+.PHONY: run test image-test bench lint typing lock asyncapi clean
 
 $(STAMP): setup.py pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet "uv>=0.5"
 	$(BIN)/uv pip compile --quiet --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" setup.py docker/requirements.in -o docker/requirements.txt
+
+## asyncapi: regenerate asyncapi.yaml, the reference choreography's contract (the tests check it)
+asyncapi: $(STAMP)
+	env -i PATH="$$PATH" CHOREOGRAPHER_EXTENSIONS=none $(BIN)/choreographer asyncapi --output asyncapi.yaml
 
 lint: $(STAMP)
 	$(BIN)/tox run -e lint

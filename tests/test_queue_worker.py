@@ -60,9 +60,12 @@ class Recording(QueueWorker):
         self.seconds = seconds
         self.batches: list[int] = []
 
+        self.threads: set[str] = set()
+
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
         time.sleep(self.seconds)
         self.batches.append(len(messages))
+        self.threads.add(threading.current_thread().name)
 
 
 def running(worker: QueueWorker) -> threading.Thread:
@@ -117,6 +120,20 @@ def test_the_growth_waits_for_a_run_of_full_batches() -> None:
     until(lambda: sum(worker.batches) == 10 * (FULL_TO_GROW - 1))
     worker.stop()
     thread.join(10)
+    assert queue.most_concurrent == 1
+
+
+def test_with_one_slot_every_batch_is_handled_by_the_receive_loop() -> None:
+    """With a concurrency of 1 there is no room to receive ahead: however long the run of full
+    batches, each is handled in the receive loop's own thread, never handed over."""
+    queue = FakeQueue()
+    queue.put(10 * (FULL_TO_GROW + 5))
+    worker = Recording(queue, concurrency=1)
+    thread = running(worker)
+    until(lambda: sum(worker.batches) == 10 * (FULL_TO_GROW + 5))
+    worker.stop()
+    thread.join(10)
+    assert worker.threads == {"receive"}
     assert queue.most_concurrent == 1
 
 

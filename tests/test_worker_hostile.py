@@ -139,7 +139,13 @@ def test_a_bug_planning_one_message_is_that_messages_alone(app: Application) -> 
     harness = Harness(app)
     worker = harness.worker
     worker.planner = BrokenPlanner(
-        app.registry, app.queues, worker.seal, worker.memory, worker.max_attempts, worker.listener
+        app.registry,
+        app.queues,
+        worker.seal,
+        worker.memory,
+        worker.max_attempts,
+        worker.listener,
+        data_schemas=app.site.data_schemas,
     )
     harness.send(event("lead.created", LEAD_DATA))
     harness.send(event("lead.created", {**LEAD_DATA, "note": "boom"}))

@@ -54,6 +54,8 @@ class Case:
     event_name: str = ""
     #: Too big for the DLQ with every attribute: the reason is logged in full, the letter trimmed.
     trimmed: bool = False
+    #: Text the reason (``error_message``) must hold, if any.
+    reason: str = ""
 
 
 CORPUS = [
@@ -98,6 +100,28 @@ CORPUS = [
         json.dumps(event("pair.created", {"name": 7})),
         "dlq:transform_failed",
         "pair.created",
+    ),
+    # pair.created declares a data_schema: name required, size a whole number from 0.
+    Case(
+        "data_without_a_required_field",
+        json.dumps(event("pair.created", {"size": 1})),
+        "dlq:invalid_data",
+        "pair.created",
+        reason="data_schema of pair.created: data must contain ['name'] properties",
+    ),
+    Case(
+        "data_below_its_minimum",
+        json.dumps(event("pair.created", {"name": "p", "size": -1})),
+        "dlq:invalid_data",
+        "pair.created",
+        reason="data.size must be bigger than or equal to 0",
+    ),
+    Case(
+        "data_of_the_wrong_type",
+        json.dumps(event("pair.created", {"name": "p", "size": "big"})),
+        "dlq:invalid_data",
+        "pair.created",
+        reason="data.size must be integer",
     ),
     Case("payload_too_big", lead({"fullname": "F" * 140_000}), "dlq:output_rejected", "lead.created"),
     Case("unknown_event", json.dumps(event("order.shipped", {"order": 1})), "deleted"),
@@ -179,6 +203,7 @@ def test_corpus_outcome(outcomes: Outcomes, case: Case) -> None:
             assert found["error_message"] and found["worker"] and found["failed_at"]
             assert found["receive_count"] == "1"
             assert found.get("event_name", "") == case.event_name
+            assert case.reason in found["error_message"]
     else:
         assert letter is None, f"{case.name} was dead-lettered: {attributes(letter)}"
     if kind == "deleted":

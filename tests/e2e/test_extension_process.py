@@ -10,6 +10,7 @@ import pytest
 
 from tests.packages import SLACK, install_extension, install_project
 from tests.support import LEAD_DATA, MotoServer, Queues, WorkerProcess, attributes, event, running
+from tests.test_data_schemas import TYPO_NAMED, install_typo
 
 pytestmark = pytest.mark.e2e
 
@@ -68,3 +69,16 @@ def test_broken_extension_stops_startup(moto_server: MotoServer, queues: Queues,
     assert worker.process.wait(30) == 2
     [failed] = worker.wait_for("startup_failed", timeout=5)
     assert "extension 'broken'" in failed["reason"] and "acme-broken" in failed["reason"]
+
+
+def test_an_extension_with_a_bad_data_schema_stops_startup(
+    moto_server: MotoServer, queues: Queues, tmp_path: Path
+) -> None:
+    """An extension whose event's data_schema is not JSON Schema stops the worker (exit 2), named."""
+    install_typo(tmp_path)
+    env = {"AWS_ENDPOINT_URL_SQS": moto_server.url, **queues.env(), "PYTHONPATH": python_path(tmp_path)}
+    worker = WorkerProcess(env).start(ready=None)
+    assert worker.process is not None
+    assert worker.process.wait(30) == 2
+    [failed] = worker.wait_for("startup_failed", timeout=5)
+    assert failed["reason"].startswith(TYPO_NAMED)

@@ -11,6 +11,7 @@ ERROR_TYPES = {
     "missing_field": "event_name, guid, created_at or data missing or null",
     "wrong_type": "a field of the wrong type (an empty event_name or guid included)",
     "invalid_datetime": "created_at is not an ISO 8601 date-time",
+    "invalid_data": "data fails its event's data_schema (the reason names the field)",
     "invalid_payload": "the output queue's schema rejects the payload",
     "transform_failed": "transform() raised on this data",
     "output_rejected": "the output queue refused the message for good (too big, ...)",

@@ -10,7 +10,7 @@ the rest is built from. Nothing here reaches SQS.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
@@ -23,6 +23,7 @@ from zope.configuration.exceptions import ConfigurationError
 
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import StartupError
+from briefy.choreographer.events.schema import DataSchemaError, DataSchemas
 from briefy.choreographer.interfaces import IAction
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.event import EVENTS_QUEUE
@@ -33,7 +34,7 @@ log = structlog.get_logger(__name__)
 #: ``configure.zcml`` is loaded after the site configuration.
 EXTENSIONS = "briefy.choreographer.extensions"
 
-_loaded: dict[str, tuple[EntryPoint, ...]] = {}
+_loaded: dict[str, tuple[tuple[EntryPoint, ...], DataSchemas]] = {}
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Site:
     path: str
     #: The extensions loaded after it.
     extensions: tuple[EntryPoint, ...] = ()
+    #: The compiled data schemas of its events (``briefy.choreographer.events.schema``).
+    data_schemas: DataSchemas = field(default_factory=DataSchemas)
 
 
 #: The root of the checkout this package runs from, if it does (``src/briefy/choreographer``).
@@ -74,7 +77,7 @@ def load_site(settings: Settings) -> Site:
     path = site_zcml(settings)
     registry = getGlobalSiteManager()
     if path in _loaded:
-        return Site(settings, registry, path, _loaded[path])
+        return Site(settings, registry, path, *_loaded[path])
     try:
         context = xmlconfig.file(path, execute=False)
     except (ConfigurationError, OSError) as error:
@@ -88,11 +91,12 @@ def load_site(settings: Settings) -> Site:
         raise StartupError(
             f"cannot load the choreography configuration {path}{_culprit(error, chosen)}: {error}"
         ) from error
-    _loaded[path] = tuple(chosen)
     if chosen:
         log.info("extensions_loaded", extensions={ep.name: ep.module for ep in chosen})
     check_wiring(registry)
-    return Site(settings, registry, path, tuple(chosen))
+    schemas = compile_data_schemas(registry, chosen)
+    _loaded[path] = (tuple(chosen), schemas)
+    return Site(settings, registry, path, tuple(chosen), schemas)
 
 
 def extensions(settings: Settings) -> list[EntryPoint]:
@@ -153,6 +157,18 @@ def _culprit(error: Exception, chosen: list[EntryPoint]) -> str:
 def reset_site() -> None:
     """Forget what ``load_site`` loaded (tests clean the registry themselves)."""
     _loaded.clear()
+
+
+def compile_data_schemas(registry: Any, chosen: list[EntryPoint]) -> DataSchemas:
+    """Compile the events' data schemas; one that is not JSON Schema stops start-up, naming
+    its event and the extension that brings it."""
+    try:
+        return DataSchemas.of(registry)
+    except DataSchemaError as error:
+        module = str(getattr(error.factory, "__module__", ""))
+        owner = next((ep for ep in chosen if f"{module}.".startswith(f"{ep.module}.")), None)
+        where = f"extension {owner.name!r} ({EXTENSIONS} entry point {_origin(owner)}): " if owner else ""
+        raise StartupError(f"{where}{error}; fix the schema (JSON Schema draft-07)") from error
 
 
 def check_wiring(registry: Any) -> None:

@@ -70,7 +70,13 @@ class Worker(QueueWorker):
         self.memory = DoneMemory()
         self.seal = Seal(settings.state_keys)
         self.planner = Planner(
-            app.registry, app.queues, self.seal, self.memory, self.policy.max_attempts, self.listener
+            app.registry,
+            app.queues,
+            self.seal,
+            self.memory,
+            self.policy.max_attempts,
+            self.listener,
+            data_schemas=app.site.data_schemas,
         )
         self.settler = Settler(
             app.events,

@@ -206,7 +206,8 @@ class QueueWorker:
                     probe_after = min(2 * probe_after, MAX_PROBE_AFTER)
                 elif full:
                     full_in_a_row += 1
-                    probing = full_in_a_row >= probe_after
+                    # A probe needs a free slot to receive ahead into (never with one).
+                    probing = full_in_a_row >= probe_after and self._slots > 0
                 else:  # no backlog at all
                     full_in_a_row, probe_after = 0, FULL_TO_GROW
                 if probing:  # receive the next batch while this one is processed

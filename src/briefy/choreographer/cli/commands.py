@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from briefy.choreographer.cli import dlq, dryrun, events, graph, queues, send, worker
+from briefy.choreographer.cli import asyncapi, dlq, dryrun, events, graph, queues, send, worker
 
-MODULES = [worker, send, dryrun, events, graph, queues, dlq]
+MODULES = [worker, send, dryrun, events, graph, asyncapi, queues, dlq]
 
 
 def register(subparsers: Any) -> None:

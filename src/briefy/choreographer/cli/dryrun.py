@@ -11,7 +11,13 @@ from zope.event import notify
 from briefy.choreographer.admin.introspect import HandlerInfo, condition, handler_name, subscribers_of
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
 from briefy.choreographer.errors import BadInput
-from briefy.choreographer.events import InternalEvent, internal_event, parse_event
+from briefy.choreographer.events import (
+    EventMessage,
+    InternalEvent,
+    event_factory,
+    internal_event,
+    parse_event,
+)
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.site import Site
 from briefy.common.interfaces import IQueue
@@ -33,7 +39,8 @@ def register(subparsers: Any) -> None:
         description="Read an event message (a JSON file, or - for stdin) and report its "
         "handlers in the order they run, its actions in order, whether each is available, "
         "the payload each would send and whether its queue's schema accepts it. Nothing is "
-        "sent and SQS is not needed. Exit 0 when the worker would process the event, 1 when "
+        "sent and SQS is not needed. An event whose class declares a data_schema has its data "
+        "checked first, as the worker does. Exit 0 when the worker would process the event, 1 when "
         "it would dead-letter it (bad input), 2 when the file cannot be read.",
     )
     parser.add_argument("file", metavar="FILE", help="event message file, or - for stdin")
@@ -65,6 +72,22 @@ def report(body: bytes, site: Site) -> dict[str, Any]:
             "error": error.message,
             "actions": [],
         }
+    declared = message.event_name in site.data_schemas
+    try:
+        site.data_schemas.check(message)
+    except BadInput as error:
+        # The worker checks the data before any handler: none runs, nothing is planned.
+        factory = event_factory(message.event_name, registry)
+        return {
+            **_event_fields(message, factory, body),
+            "ok": False,
+            "outcome": "dead_letter",
+            "error_type": error.error_type,
+            "error": error.message,
+            "data_schema": {"declared": True, "valid": False, "error": error.message},
+            "handlers": [],
+            "actions": [],
+        }
     queues = dict(registry.getUtilitiesFor(IQueue))
     outbox = PlanningOutbox(queues, strict=False)
     event = internal_event(message, outbox, registry)
@@ -93,14 +116,22 @@ def report(body: bytes, site: Site) -> dict[str, Any]:
     return {
         "ok": not invalid,
         "outcome": "dead_letter" if invalid else ("send" if sent else "log_only"),
+        **_event_fields(message, factory, body),
+        "data_schema": {"declared": declared, "valid": True if declared else None, "error": None},
+        "handlers": [handler_name(h) for h in subscribers_of(registry, event)],
+        "actions": actions,
+    }
+
+
+def _event_fields(message: EventMessage, factory: Any, body: bytes) -> dict[str, Any]:
+    """What the report says of the event itself."""
+    return {
         "event_name": message.event_name,
         "event": f"{factory.__module__}.{factory.__qualname__}",
         "known": factory is not InternalEvent,
         "event_id": message.id if orjson.loads(body).get("id") else None,
         "guid": message.guid,
         "request_id": message.request_id,
-        "handlers": [handler_name(h) for h in subscribers_of(registry, event)],
-        "actions": actions,
     }
 
 
@@ -127,9 +158,21 @@ def render(result: dict[str, Any]) -> str:
         f"id          {result['event_id'] or NO_ID}",
         f"guid        {result['guid']}",
         f"request_id  {result['request_id'] or '(none)'}",
-        "",
-        "handlers, in the order they run:",
     ]
+    schema = result["data_schema"]
+    if schema["declared"] and not schema["valid"]:
+        lines += [
+            f"data        REJECTED ({result['error_type']}): {schema['error']}",
+            "",
+            "handlers: none run (the data is checked first)",
+            "",
+            f"outcome: {VERDICTS['dead_letter']}.",
+            "Nothing was sent (dry run).",
+        ]
+        return "\n".join(lines)
+    if schema["declared"]:
+        lines.append(f"data        valid (data_schema of {result['event_name']})")
+    lines += ["", "handlers, in the order they run:"]
     lines += [f"  {i}. {_short(name)}" for i, name in enumerate(result["handlers"], 1)]
     lines += ["", "actions, lowest weight first:" if result["actions"] else "actions: none"]
     for action in result["actions"]:

@@ -2,18 +2,21 @@
 
 The picture reads left to right: the events queue, the event names, the
 handlers each event reaches, their actions (weight and ``available`` condition)
-and the output queues they write to; a dashed edge shows where dead letters go.
+and the output queues they write to; a dashed edge shows where dead letters go,
+and a note hangs on each event whose data must meet a ``data_schema``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from briefy.choreographer.admin.introspect import ANY_OTHER_EVENT, queues, routes
 from briefy.choreographer.admin.provision import Layout
 from briefy.choreographer.cli.common import OK, guarded, load, settings_for_tool
+from briefy.choreographer.events.schema import data_schema
 from briefy.choreographer.site import Site
 from briefy.common.queue.event import EVENTS_QUEUE
 
@@ -93,6 +96,10 @@ def build(site: Site) -> Graph:
         name = "any other name" if event.event_name == ANY_OTHER_EVENT else event.event_name
         event_id = graph.node("event", event.event_name, name, name, event.factory.__qualname__)
         graph.edge(source, event_id)
+        schema = data_schema(event.factory)
+        if schema is not None:
+            note = graph.node("note", event.event_name, event.event_name, *schema_note(schema))
+            graph.edge(event_id, note, "data")
         for handler in event.handlers:
             label = handler.short_name + (f" ({handler.dto})" if handler.dto else "")
             # A handler that runs no action is drawn once, whatever the event: nothing
@@ -115,13 +122,29 @@ def build(site: Site) -> Graph:
     return graph
 
 
+def schema_note(schema: Mapping[str, Any]) -> list[str]:
+    """The lines of the note on an event that declares a data schema."""
+    required = schema.get("required") or []
+    lines = ["data_schema"]
+    if required:
+        lines.append(f"required: {', '.join(map(str, required))}")
+    return [*lines, "else dead-lettered: invalid_data"]
+
+
 # -- Mermaid -----------------------------------------------------------------
-_MERMAID_SHAPES = {"queue": '[("{}")]', "event": '{{{{"{}"}}}}', "handler": '["{}"]', "action": '(["{}"])'}
+_MERMAID_SHAPES = {
+    "queue": '[("{}")]',
+    "event": '{{{{"{}"}}}}',
+    "handler": '["{}"]',
+    "action": '(["{}"])',
+    "note": '>"{}"]',
+}
 _MERMAID_STYLES = {
     "queue": "fill:#fff4d6,stroke:#b8860b",
     "event": "fill:#e3f0ff,stroke:#3b6fb6",
     "handler": "fill:#f2f2f2,stroke:#777",
     "action": "fill:#e6f6e6,stroke:#3c8d3c",
+    "note": "fill:#fdf6e3,stroke:#b58900",
 }
 
 
@@ -140,7 +163,8 @@ def mermaid(graph: Graph) -> str:
     for source, target, label in graph.edges:
         arrow = f"-. {_mermaid_text(label)} .->" if label else "-->"
         lines.append(f"    {source} {arrow} {target}")
-    lines += [f"    classDef {kind} {style}" for kind, style in _MERMAID_STYLES.items()]
+    used = {node.kind for node in graph.nodes.values()} | {"queue", "event", "handler", "action"}
+    lines += [f"    classDef {kind} {style}" for kind, style in _MERMAID_STYLES.items() if kind in used]
     return "\n".join(lines)
 
 
@@ -150,6 +174,7 @@ _DOT_SHAPES = {
     "event": 'shape=hexagon, style=filled, fillcolor="#e3f0ff"',
     "handler": 'shape=box, style=filled, fillcolor="#f2f2f2"',
     "action": 'shape=box, style="rounded,filled", fillcolor="#e6f6e6"',
+    "note": 'shape=note, style=filled, fillcolor="#fdf6e3"',
 }
 
 

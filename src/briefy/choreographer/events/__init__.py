@@ -34,8 +34,13 @@ class InternalEvent:
     """The generic event: every event name without a factory of its own gets this.
 
     Made with no outbox, it runs each action at once (``ImmediateOutbox``); made
-    with no registry, its handlers look up in the global one.
+    with no registry, its handlers look up in the global one. A subclass may
+    declare ``data_schema``, the JSON Schema its ``data`` must meet (see
+    ``briefy.choreographer.events.schema``).
     """
+
+    #: The JSON Schema (draft-07) of ``data``; None: any JSON object.
+    data_schema: Mapping[str, Any] | None = None
 
     def __init__(self, message: EventMessage, outbox: IOutbox | None = None, registry: Any = None) -> None:
         self.message = message

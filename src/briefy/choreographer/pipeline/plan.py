@@ -15,6 +15,7 @@ from zope.event import notify
 
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import EventMessage, internal_event, parse_event
+from briefy.choreographer.events.schema import DataSchemas
 from briefy.choreographer.logging import clip
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
@@ -33,7 +34,8 @@ class Planner:
     ``registry`` holds the choreography, ``queues`` the bound queue utilities by
     name; ``seal`` opens the retry state a message carries and ``memory`` is what
     this process remembers of earlier attempts; a message received more than
-    ``max_attempts`` times is not run again but dead-lettered.
+    ``max_attempts`` times is not run again but dead-lettered. ``data_schemas``
+    check each event's data before its handlers run.
     """
 
     def __init__(
@@ -44,6 +46,8 @@ class Planner:
         memory: DoneMemory,
         max_attempts: int,
         listener: PipelineListener,
+        *,
+        data_schemas: DataSchemas,
     ) -> None:
         self.registry = registry
         self.queues = queues
@@ -51,6 +55,7 @@ class Planner:
         self.memory = memory
         self.max_attempts = max_attempts
         self.listener = listener
+        self.data_schemas = data_schemas
 
     def job(self, message: SQSMessage) -> Job:
         """A job for a received message, with the retry state it carries if it is sealed."""
@@ -114,6 +119,11 @@ class Planner:
                 "(a worker may have crashed or stalled on it)",
                 event.event_name,
             )
+            return
+        try:
+            self.data_schemas.check(event)
+        except BadInput as error:
+            job.bad = error
             return
         job.recalled = self.memory.recall(job.message.message_id)
         job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
