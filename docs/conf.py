@@ -24,7 +24,12 @@ extensions = [
 
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
-html_theme_options = {"description": "An SQS event choreographer", "fixed_sidebar": True}
+# Wide enough for the payloads and the settings table.
+html_theme_options = {
+    "description": "An SQS event choreographer",
+    "fixed_sidebar": True,
+    "page_width": "1180px",
+}
 
 autodoc_member_order = "bysource"
 autodoc_default_options = {"show-inheritance": True}
