@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import os
 import re
 from pathlib import Path
+
+from zope.interface.interface import InterfaceClass
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -139,3 +142,23 @@ def test_the_quick_start_is_two_commands() -> None:
     readme = (ROOT / "README.rst").read_text(encoding="utf-8")
     quick = readme.split("Quick start\n-----------\n", 1)[1].split("\n\n", 2)[1]
     assert [line.split()[:2] for line in quick.splitlines()] == [["make", "run"], ["make", "test"]]
+
+
+def test_every_interface_is_in_the_api_page() -> None:
+    """Each interface of the contracts modules is documented in docs/api.rst."""
+    api = (DOCS / "api.rst").read_text(encoding="utf-8")
+    modules = [
+        "briefy.common.interfaces",
+        "briefy.choreographer.interfaces",
+        "briefy.choreographer.events.lead",
+        "briefy.choreographer.events.mail",
+    ]
+    missing = [
+        f"{name}.{attribute}"
+        for name in modules
+        for attribute, value in vars(importlib.import_module(name)).items()
+        if isinstance(value, InterfaceClass)
+        and value.__module__ == name
+        and f".. autointerface:: {name}.{attribute}\n" not in api
+    ]
+    assert missing == []
