@@ -1,4 +1,4 @@
-"""Delivery bookkeeping and the worker's retries, on moto's mock (see README "Delivery guarantees")."""
+"""Delivery bookkeeping and the worker's retries, on moto's mock (see docs/delivery.rst)."""
 
 from __future__ import annotations
 
