@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 
+import pytest
+
+from briefy.choreographer.cli import main
 from briefy.choreographer.cli.sqs import not_running
+from briefy.choreographer.errors import ERROR_TYPES
 from briefy.choreographer.site import CHECKOUT, from_checkout
 
 
@@ -33,3 +38,30 @@ def test_installed_the_hint_is_the_console_script(tmp_path: Path) -> None:
 def test_the_test_suite_runs_from_a_checkout() -> None:
     """This package is imported from the repository it is tested in (the e2e hints rely on it)."""
     assert from_checkout(CHECKOUT)
+
+
+def test_version_prints_the_version_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """``choreographer --version`` prints the installed version, exit 0."""
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0
+    assert capsys.readouterr().out == f"choreographer {version('briefy.choreographer')}\n"
+
+
+def test_no_command_prints_the_help_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """A bare ``choreographer`` prints its help (every command listed) on stdout, exit 0."""
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: choreographer")
+    assert all(command in out for command in ("worker", "send", "dry-run", "queues", "dlq"))
+
+
+def test_an_unknown_error_type_is_refused_with_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dlq show|redrive --error-type bogus`` exits 2, listing every error type there is."""
+    for action in ("show", "redrive"):
+        with pytest.raises(SystemExit) as exit:
+            main(["dlq", action, "--error-type", "bogus"])
+        assert exit.value.code == 2
+        err = capsys.readouterr().err
+        assert "invalid choice: 'bogus'" in err and all(name in err for name in ERROR_TYPES)
+
