@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -65,3 +68,35 @@ def test_an_unknown_error_type_is_refused_with_the_valid_ones(capsys: pytest.Cap
         err = capsys.readouterr().err
         assert "invalid choice: 'bogus'" in err and all(name in err for name in ERROR_TYPES)
 
+
+MAKE = shutil.which("make")
+needs_make = pytest.mark.skipif(MAKE is None, reason="make is not installed")
+
+
+def make(*args: str, cwd: Path = CHECKOUT) -> str:
+    """Run make with ``args`` in ``cwd``; its output."""
+    assert MAKE
+    result = subprocess.run([MAKE, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+@needs_make
+def test_make_help_lists_every_documented_target() -> None:
+    """``make help`` (and a bare ``make``) lists each ``## target: text`` of the Makefile."""
+    documented = re.findall(r"^## ([a-z-]+): (.+)$", (CHECKOUT / "Makefile").read_text(), re.MULTILINE)
+    assert {"help", "run", "test"} <= {target for target, _ in documented}
+    for out in (make("help"), make()):
+        for target, text in documented:
+            assert re.search(rf"^  make {target} +{re.escape(text)}$", out, re.MULTILINE), target
+
+
+@needs_make
+def test_make_run_installs_only_what_running_needs(tmp_path: Path) -> None:
+    """``make run`` installs the package with its embedded extra only; ``make test`` adds tox and tests."""
+    for name in ("Makefile", "setup.py", "pyproject.toml"):
+        shutil.copy(CHECKOUT / name, tmp_path)
+    run = [line for line in make("-n", "run", cwd=tmp_path).splitlines() if "pip install" in line]
+    assert run[-1].endswith('pip install --quiet -e ".[embedded]"')
+    assert not any("tox" in line or "test" in line for line in run)
+    test = make("-n", "test", cwd=tmp_path)
+    assert '-e ".[embedded,test]" "tox>=4"' in test and "tox run" in test
