@@ -73,8 +73,8 @@ def register(subparsers: Any) -> None:
         "mail.queue, or its SQS queue name), one JSON object a line: message id, when it was "
         "sent, its receive count, attributes and body. Nothing is consumed: the messages are "
         "held for the moment of the look and made visible again at once (a receive with a "
-        "visibility timeout of 0 would leave them visible, but SQS then hands the same first "
-        "ones back on every receive, so a look could never get past them). Each look adds one "
+        "visibility timeout of 0 would leave them visible, but SQS may then hand back the same "
+        "first ones on every receive, and a FIFO queue always does). Each look adds one "
         "to their SQS receive count; if the look is killed, they come back within 30 s. "
         "Dead letters: `choreographer dlq show`.",
     )
