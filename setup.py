@@ -30,8 +30,10 @@ setup(
         "zope.interface>=6.0",
     ],
     extras_require={
-        # The embedded SQS endpoint for development (moto's server, in-process).
-        "embedded": ["moto[server]>=5.0"],
+        # The embedded SQS endpoint for development (moto's server, in-process): moto with
+        # what its SQS needs and the Flask its server runs on. moto's own "server" extra
+        # would add every AWS service's dependencies (cfn-lint, sympy, ...: 170 MB).
+        "embedded": ["moto[sqs]>=5.0", "flask>=2.2.2", "flask-cors"],
         # podman-compose: the compose test's command where the engine is podman.
         "test": [
             "moto[server]>=5.0",
