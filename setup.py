@@ -30,8 +30,11 @@ setup(
         "zope.interface>=6.0",
     ],
     extras_require={
-        # The embedded SQS endpoint for development (moto's server, in-process).
-        "embedded": ["moto[server]>=5.0"],
+        # The embedded endpoint for development (moto's server, in-process): moto with what
+        # its SQS and S3 need (S3 serves large payloads) and the Flask its server runs on.
+        # moto's own "server" extra would add every AWS service's dependencies (cfn-lint,
+        # sympy, ...: 170 MB).
+        "embedded": ["moto[sqs,s3]>=5.0", "flask>=2.2.2", "flask-cors"],
         # Spans through OpenTelemetry (the OTEL_* variables configure them); trace context
         # propagates without it.
         "otel": ["opentelemetry-api>=1.20", "opentelemetry-sdk>=1.20"],

@@ -1,4 +1,4 @@
-"""The benchmark (``make bench``, ``python -m benchmarks``; see README "Performance").
+"""The benchmark (``make bench``, ``python -m benchmarks``; see docs/performance.rst).
 
 One run measures, against moto's server on a loopback port, the real worker
 process with its default settings in production mode and the plain batched boto3

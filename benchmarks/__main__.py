@@ -1,4 +1,4 @@
-"""``python -m benchmarks`` (``make bench``): the throughput benchmark (README "Performance")."""
+"""``python -m benchmarks`` (``make bench``): the throughput benchmark (docs/performance.rst)."""
 
 from __future__ import annotations
 

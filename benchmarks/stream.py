@@ -2,8 +2,8 @@
 
 The feeder sends events in batches of ten while fewer than ``window`` events
 await their output; drainers take the outputs off the output queues (moto slows
-down as queues grow) and check each against what SPEC.md says it must be. An
-event counts as done when its output has been drained.
+down as queues grow) and check each against what the reference choreography
+says it must be. An event counts as done when its output has been drained.
 """
 
 from __future__ import annotations
@@ -211,6 +211,6 @@ def wrong_output(role: str, event: dict[str, Any], attributes: dict[str, str], p
         (attributes.get("action") == action, f"action {attributes.get('action')!r}"),
         (payload.get("output_id") == oid == attributes.get("output_id"), "output_id"),
         (payload.get("request_id") == event["request_id"], "request_id"),
-        (rest == reference.expected(event), "payload differs from SPEC.md's"),
+        (rest == reference.expected(event), "payload differs from the reference choreography's"),
     ]
     return "; ".join(f"{event['id']}: {text}" for ok, text in checks if not ok)

@@ -1,4 +1,4 @@
-"""Reference events for the benchmark, and the payloads SPEC.md says they produce."""
+"""Reference events for the benchmark, and the payloads the reference choreography makes of them."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def body(message: dict[str, Any]) -> str:
 
 
 def expected(message: dict[str, Any]) -> dict[str, Any]:
-    """The payload SPEC.md's reference choreography makes of ``message`` (ids aside)."""
+    """The payload the reference choreography (docs/contract.rst) makes of ``message`` (ids aside)."""
     data = message["data"]
     if message["event_name"] == "lead.created":
         subject = "Briefy is coming soon!"

@@ -39,7 +39,7 @@ def test_the_choreography_output_passes_the_check(registry: Any, number: int) ->
 
 
 def test_a_wrong_output_is_named(registry: Any) -> None:
-    """An output whose payload or queue is not what SPEC.md says is reported, with what differs."""
+    """An output whose payload or queue differs from the reference choreography is reported, with how."""
     message = reference.event(0)
     payload = {**planned_output(registry, message)["payload"], "email": "someone@else.org"}
     attributes = {"action": "lead.created.mail", "output_id": payload["output_id"]}

@@ -51,7 +51,7 @@ def test_event_names_select_their_factories(registry: Any) -> None:
 
 
 def test_internal_lead_gets_the_mail_payload(registry: Any) -> None:
-    """lead.created for an internal lead plans SPEC.md's mail payload."""
+    """lead.created for an internal lead plans the reference mail payload."""
     message = event("lead.created", LEAD_DATA)
     [payload] = payloads(plan(message))
     expected = {
@@ -85,7 +85,7 @@ def test_other_leads_get_no_mail(registry: Any, internal: Any) -> None:
 
 
 def test_mail_sent_gets_the_notification_payload(registry: Any) -> None:
-    """mail.sent plans SPEC.md's notification payload, filed against the mailed object."""
+    """mail.sent plans the reference notification payload, filed against the mailed object."""
     message = event("mail.sent", MAIL_DATA)
     [payload] = payloads(plan(message))
     assert payload == {

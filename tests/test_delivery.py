@@ -1,4 +1,4 @@
-"""Delivery bookkeeping and the worker's retries, on moto's mock (see README "Delivery guarantees")."""
+"""Delivery bookkeeping and the worker's retries, on moto's mock (see docs/delivery.rst)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from briefy.choreographer.pipeline.decide import RetryPolicy
 from briefy.choreographer.pipeline.fifo import rounds
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.memory import DoneMemory
-from briefy.choreographer.pipeline.retry import attempt_limit
+from briefy.choreographer.pipeline.retry import attempt_limit, explain_limit
 from briefy.choreographer.pipeline.state import STATE, RetryState
 from briefy.choreographer.site import load_site, reset_site
 from briefy.choreographer.worker import Worker
@@ -150,6 +150,21 @@ def test_attempt_limit_stays_below_the_redrive_policy() -> None:
     assert attempt_limit(8, 1) == 1
 
 
+def test_the_attempt_limit_is_said_in_words_with_where_it_comes_from() -> None:
+    """The start-up line says how many attempts an event gets and whether the setting or the
+    events queue's maxReceiveCount decided it."""
+    source, words = explain_limit(8, 13)
+    assert source == "CHOREOGRAPHER_MAX_ATTEMPTS"
+    assert words.startswith("each event gets 8 attempts (CHOREOGRAPHER_MAX_ATTEMPTS), then the worker")
+    assert "only after 13 receives" in words
+    assert "no redrive policy" in explain_limit(8, None)[1]
+    source, words = explain_limit(8, 3)
+    assert source == "redrive_policy"
+    assert words.startswith("each event gets 2 attempts, not the 8 CHOREOGRAPHER_MAX_ATTEMPTS asks for")
+    assert "after 3 receives (its maxReceiveCount)" in words and "raise maxReceiveCount above 8" in words
+    assert explain_limit(8, 2)[1].startswith("each event gets 1 attempt,")
+
+
 def test_rounds_keep_group_order() -> None:
     """A FIFO batch splits into rounds holding the k-th message of each group, in order."""
 
@@ -241,6 +256,7 @@ def test_worker_lowers_its_attempt_limit_below_the_redrive_policy(pairs_client: 
     assert worker.max_attempts == 2
     [entry] = [e for e in logs if e["event"] == "attempt_limit" and e["lowered"]]
     assert (entry["log_level"], entry["max_receive_count"], entry["setting"]) == ("warning", 3, 8)
+    assert (entry["limit_from"], entry["detail"]) == explain_limit(8, 3)
 
 
 def test_a_message_received_beyond_the_limit_is_dead_lettered_unrun(pairs: Pairs) -> None:

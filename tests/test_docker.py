@@ -23,7 +23,7 @@ from tests.test_metrics_health import FakeWorker, health
 
 ROOT = Path(__file__).parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
-README = (ROOT / "README.rst").read_text()
+CONTRACT = (ROOT / "docs" / "contract.rst").read_text()
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -146,9 +146,9 @@ def test_the_sqs_server_creates_the_reference_queues() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    """Each CHOREOGRAPHER_* variable config.py reads has a row in the README."""
+    """Each CHOREOGRAPHER_* variable config.py reads has a row in docs/contract.rst's settings."""
     source = (ROOT / "src" / "briefy" / "choreographer" / "config.py").read_text()
     names = set(re.findall(r'reader\.\w+\(\s*"([A-Z_]+)"', source))
     assert {"MODE", "METRICS_PORT", "EXTENSIONS"} <= names
-    missing = [name for name in sorted(names) if f"``CHOREOGRAPHER_{name}``" not in README]
+    missing = [name for name in sorted(names) if f"``CHOREOGRAPHER_{name}``" not in CONTRACT]
     assert missing == []

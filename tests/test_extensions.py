@@ -228,10 +228,8 @@ def test_a_good_extension_without_actions_loads(site: Path) -> None:
 
 
 def tutorial_blocks() -> list[tuple[str, str]]:
-    """(fixture file, code) of each README tutorial block introduced by a fixture path."""
-    readme = (Path(__file__).parent.parent / "README.rst").read_text()
-    section = readme.split("Add an event and an action\n---", 1)[1].split("\nDocker\n---", 1)[0]
-    lines = section.splitlines()
+    """(fixture file, code) of each tutorial block (docs/extending.rst) introduced by a fixture path."""
+    lines = (Path(__file__).parent.parent / "docs" / "extending.rst").read_text().splitlines()
     found = []
     for i, line in enumerate(lines):
         if not line.rstrip().endswith("::"):
@@ -253,7 +251,7 @@ def tutorial_blocks() -> list[tuple[str, str]]:
 
 
 def test_the_tutorial_matches_the_example_package() -> None:
-    """Each code block of README "Add an event and an action" is text of the fixture package."""
+    """Each code block of docs/extending.rst ("Add an event and an action") is text of the fixture package."""
     blocks = tutorial_blocks()
     assert {path for path, _ in blocks} >= {
         "src/slack_extension/events.py",

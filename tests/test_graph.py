@@ -1,14 +1,14 @@
-"""``choreographer graph``: the live registry drawn as Mermaid and DOT, and the README's copy."""
+"""``choreographer graph``: the live registry drawn as Mermaid and DOT, and the docs' picture of it."""
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from briefy.choreographer.data.lead import LeadDTO
 from briefy.choreographer.events.lead import ILeadCreated
 from briefy.choreographer.site import load_site
 
-README = Path(__file__).resolve().parent.parent / "README.rst"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def mermaid_edges(text: str) -> set[tuple[str, str]]:
@@ -112,23 +112,30 @@ def test_labels_are_escaped() -> None:
     assert 'label="say \\"hi\\" <b>\\nback\\\\slash"' in dot(graph)
 
 
-def readme_diagram() -> str:
-    """The body of the README's ``.. code-block:: mermaid``."""
-    text = README.read_text(encoding="utf-8")
-    match = re.search(r"^( *)\.\. code-block:: mermaid\n\n((?:(?:\1    .*)?\n)+)", text, re.MULTILINE)
-    assert match, "README.rst has a `.. code-block:: mermaid` section"
-    return textwrap.dedent(match.group(2)).strip()
+def docs_extension() -> Any:
+    """The docs' local Sphinx extension (docs/_ext/choreography_graph.py), imported by path."""
+    spec = importlib.util.spec_from_file_location(
+        "choreography_graph", DOCS / "_ext" / "choreography_graph.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_readme_diagram_is_the_commands_output() -> None:
-    """README.rst shows exactly what `choreographer graph` prints (default settings)."""
+def test_the_docs_draw_what_the_command_prints() -> None:
+    """The graph the docs render at build time is exactly what `choreographer graph` prints."""
     script = shutil.which("choreographer", path=str(Path(sys.executable).parent))
     assert script, "the console script is installed"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHOREOGRAPHER_")}
     result = subprocess.run(
         [script, "graph"], env=env, capture_output=True, text=True, timeout=60, check=True
     )
-    assert readme_diagram() == result.stdout.strip(), (
-        "README.rst's diagram is stale: replace the body of its `.. code-block:: mermaid` "
-        "with the output of `choreographer graph`"
-    )
+    text = docs_extension().graph_text()
+    assert text.startswith("flowchart LR") and "queue_mail_queue" in text
+    assert text == result.stdout.strip()
+
+
+def test_the_contract_page_shows_the_graph() -> None:
+    """docs/contract.rst draws the reference choreography with the build-time directive."""
+    assert "\n.. choreography-graph::\n" in (DOCS / "contract.rst").read_text(encoding="utf-8")

@@ -27,9 +27,9 @@ def redacted(**fields: Any) -> dict[str, Any]:
 class Rendered:
     """structlog configured by ``configure_logging`` into memory; the lines as JSON."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker: str = "") -> None:
         self.stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
-        configure_logging(settings, self.stream)
+        configure_logging(settings, self.stream, worker=worker)
         self.log = structlog.get_logger("test")  # a fresh logger: module loggers stay uncached
 
     def lines(self) -> list[dict[str, Any]]:
@@ -82,6 +82,17 @@ def test_production_logs_are_redacted_by_default() -> None:
     out.log.info("payload_seen", payload={"fullname": "Ada Lovelace", "email": "ada@example.org"})
     [line] = out.lines()
     assert line["payload"] == {"fullname": REDACTED, "email": REDACTED}
+
+
+def test_a_named_worker_is_named_on_every_line() -> None:
+    """Configured with a worker name (``--processes N``), every line carries it; without one, none."""
+    out = Rendered(Settings(log_format="json"), worker="2/3 pid 4242")
+    out.log.info("worker_started")
+    out.log.warning("receive_failed", error="Throttling")
+    assert [line["worker"] for line in out.lines()] == ["2/3 pid 4242"] * 2
+    alone = Rendered(Settings(log_format="json"))
+    alone.log.info("worker_started")
+    assert "worker" not in alone.lines()[0]
 
 
 def test_development_logs_are_not_redacted_by_default() -> None:

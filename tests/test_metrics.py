@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -122,6 +123,17 @@ def test_durations_are_observed(run: Run) -> None:
     assert run.value("choreographer_batch_duration_seconds_count") >= 1
     assert run.value("choreographer_event_duration_seconds_count", event_name="lead.created") == 1
     assert run.value("choreographer_event_duration_seconds_count", event_name="mail.sent") == 1
+
+
+def test_durations_leave_out_the_wait_for_messages(run: Run) -> None:
+    """Durations count from the receive's return: a receive that waits 0.5 s adds none of it."""
+    run.app.client.meta.events.register("before-call.sqs.ReceiveMessage", lambda **_: time.sleep(0.5))
+    run.send(event("lead.created", LEAD_DATA))
+    run.turn()
+    assert run.value("choreographer_event_duration_seconds_count", event_name="lead.created") == 1
+    assert run.value("choreographer_event_duration_seconds_sum", event_name="lead.created") < 0.4
+    batches = run.value("choreographer_batch_duration_seconds_count")
+    assert batches >= 1 and run.value("choreographer_batch_duration_seconds_sum") < 0.4 * batches
 
 
 def test_received_equals_the_sum_of_outcomes(run: Run) -> None:

@@ -213,3 +213,19 @@ def test_no_more_batches_are_in_progress_than_the_concurrency(concurrency: int) 
     worker.stop()
     thread.join(10)
     assert 1 <= most <= concurrency
+
+
+def test_the_stop_says_what_it_waits_for_and_that_a_second_signal_exits() -> None:
+    """worker_stopping names the batches and the receive it waits for, for how long at most,
+    and that a second signal exits at once."""
+    queue = FakeQueue()
+    worker = Recording(queue)
+    with capture_logs() as logs:
+        thread = running(worker)
+        until(lambda: any(line["event"] == "worker_started" for line in logs))
+        worker.stop(reason="SIGINT")
+        thread.join(10)
+    [line] = [line for line in logs if line["event"] == "worker_stopping"]
+    assert (line["reason"], line["batches_in_progress"], line["waits_at_most"]) == ("SIGINT", 0, 1.0)
+    assert "a receive in progress (for 1 s)" in line["detail"]
+    assert line["detail"].endswith("a second signal exits at once")

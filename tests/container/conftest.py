@@ -31,7 +31,7 @@ CACHE = Path(
 #: The tag of the last image the tests built (in podman's case, in the tests' own storage).
 TAG = "localhost/briefy-choreographer:image-test"
 ON_CI = os.environ.get("CI", "").lower() in ("true", "1")
-#: What the image tests measured, printed at the end of the run (and in the README).
+#: What the image tests measured, printed at the end of the run (and in docs/operations.rst).
 FIGURES: dict[str, str] = {}
 
 

@@ -57,6 +57,8 @@ def test_every_command_has_help() -> None:
         ["queues", "status"],
         ["dlq", "show"],
         ["dlq", "redrive"],
+        ["send"],
+        ["queues", "peek"],
     ):
         result = choreographer(env, *command, "--help")
         assert result.returncode == 0 and "usage: choreographer" in result.stdout, command
@@ -262,3 +264,63 @@ def test_failed_sends_stop_the_redrive_and_lose_nothing(moto_server: MotoServer,
     assert "moved 20 dead letter(s)" in result.stdout
     assert result.stdout.count("NOT moved (still in") == 10
     assert every_body(queues, dlq=30, events=20) == Counter(bodies)
+
+
+def test_send_file_and_stdin_send_whole_event_messages(
+    moto_server: MotoServer, queues: Queues, tmp_path: Path
+) -> None:
+    """send --file FILE and --file - put the event message on the events queue byte for byte."""
+    env = tool_env(moto_server.url, queues)
+    body = json.dumps(event("lead.created", LEAD_DATA), indent=2)
+    path = tmp_path / "event.json"
+    path.write_text(body)
+    from_file = choreographer(env, "send", "--file", str(path))
+    from_stdin = choreographer(env, "send", "--file", "-", stdin=body)
+    for result in (from_file, from_stdin):
+        assert result.returncode == 0, result.stderr
+        assert result.stderr == "check: the worker would send 1 message(s) and delete the event\n"
+        assert json.loads(result.stdout)["message_id"]
+    assert [m["Body"] for m in queues.drain("events", expected=2)] == [body, body]
+
+
+def test_send_refuses_an_event_the_worker_would_dead_letter(moto_server: MotoServer, queues: Queues) -> None:
+    """A lead with an empty email is not sent (exit 1, the reason on stderr); --force sends it."""
+    env = tool_env(moto_server.url, queues)
+    data = json.dumps({**LEAD_DATA, "email": ""})
+    refused = choreographer(env, "send", "lead.created", "--data", data)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "not sent: the worker would dead-letter the event" in refused.stderr
+    assert "data.email" in refused.stderr and "--force" in refused.stderr
+    assert queues.drain("events") == []
+    forced = choreographer(env, "send", "lead.created", "--data", data, "--force")
+    assert forced.returncode == 0 and "sending it anyway: --force" in forced.stderr
+    [sent] = queues.drain("events", expected=1)
+    assert json.loads(sent["Body"])["data"]["email"] == ""
+
+
+def test_queues_peek_shows_an_output_queue_and_consumes_nothing(
+    moto_server: MotoServer, queues: Queues
+) -> None:
+    """peek prints up to --max messages as JSON lines; they are all still there afterwards."""
+    env = tool_env(moto_server.url, queues)
+    payloads = [{"n": n} for n in range(12)]
+    for payload in payloads:
+        queues.client.send_message(QueueUrl=queues.urls["mail"], MessageBody=json.dumps(payload))
+    result = choreographer(env, "queues", "peek", "mail.queue", "--max", "11")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(lines) == 11 and len({line["message_id"] for line in lines}) == 11
+    assert all(line["body"] in payloads and line["receive_count"] == 1 for line in lines)
+    again = choreographer(env, "queues", "peek", queues.names["mail"], "--max", "50")
+    assert len(again.stdout.splitlines()) == 12
+    assert sorted(json.loads(m["Body"])["n"] for m in queues.drain("mail", expected=12)) == list(range(12))
+
+
+def test_queues_peek_names_the_output_queues_when_asked_for_another(
+    moto_server: MotoServer, queues: Queues
+) -> None:
+    """An unknown queue name is bad usage (exit 2), and the output queues are listed."""
+    result = choreographer(tool_env(moto_server.url, queues), "queues", "peek", "bogus")
+    assert result.returncode == 2
+    assert "no output queue is called 'bogus'" in result.stderr
+    assert f"mail.queue ({queues.names['mail']})" in result.stderr

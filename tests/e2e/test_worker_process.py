@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -146,3 +147,31 @@ def test_send_without_a_worker_says_what_to_do() -> None:
     )
     assert result.returncode == 1
     assert "cannot reach SQS" in result.stderr and "make run" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+def test_the_embedded_publish_hint_works_as_printed(tmp_path: Path) -> None:
+    """The start-up line's publish command, run as printed with no AWS credentials around,
+    puts event.json on the events queue; the line says the queues live in memory."""
+    worker = WorkerProcess({"CHOREOGRAPHER_EMBEDDED_PORT": str(free_port())})
+    with running(worker):
+        [started] = worker.find("embedded_sqs_started")
+        assert "memory" in started["memory"] and "drops every message" in started["memory"]
+        message = event("lead.created", LEAD_DATA)
+        (tmp_path / "event.json").write_text(json.dumps(message))
+        bare = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        published = subprocess.run(
+            started["publish"],
+            shell=True,
+            cwd=tmp_path,
+            env={**bare, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert published.returncode == 0, published.stderr
+        client = embedded_client(started["endpoint"])
+        queues = Queues(client, prefix="unused")
+        queues.urls = {"mail": client.get_queue_url(QueueName="mail")["QueueUrl"]}
+        [out] = queues.drain("mail", expected=1)
+    assert json.loads(out["Body"])["guid"] == message["guid"]

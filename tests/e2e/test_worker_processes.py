@@ -55,6 +55,13 @@ def test_processes_share_the_queue_and_stop_cleanly(moto_server: MotoServer, que
     assert len(started) == 2 and {line["pid"] for line in exited} == started
     assert all(line["exit_code"] == 0 for line in exited)
     assert len(worker.find("worker_stopped")) == 2
+    # Every line names the process that wrote it: the supervisor, or worker k of 2 and its pid.
+    assert worker.process is not None
+    children = [line["pid"] for line in worker.find("worker_process_started")]
+    names = {f"supervisor pid {worker.process.pid}"} | {
+        f"{k}/2 pid {pid}" for k, pid in enumerate(children, 1)
+    }
+    assert {line.get("worker") for line in worker.logs} == names
 
 
 def test_a_failing_child_fails_the_parent(moto_server: MotoServer) -> None:

@@ -66,18 +66,31 @@ def serialize(event_dict: Any, **kwargs: Any) -> bytes:
         return json.dumps(event_dict, default=logged_form).encode()
 
 
-def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+def naming(worker: str) -> Any:
+    """Processor: add ``worker`` (which process of several wrote the line) to every line."""
+
+    def name_worker(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        event_dict.setdefault("worker", worker)
+        return event_dict
+
+    return name_worker
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None, worker: str = "") -> None:
     """Configure structlog (and the standard library's logging) for the process.
 
     JSON lines in production (or ``CHOREOGRAPHER_LOG_FORMAT=json``), readable
     console output in development. With redaction on, exceptions are rendered
     before redaction, without the local variables of their frames, so no
-    payload leaks through a traceback.
+    payload leaks through a traceback. ``worker``, when given, names the process on
+    every line (``--processes N`` runs several).
     """
     stream = stream or sys.stdout
     level = getattr(logging, settings.log_level)
     redacting = settings.redact_personal_data
     processors: list[Any] = [structlog.contextvars.merge_contextvars]
+    if worker:
+        processors.append(naming(worker))
     factory: Any
     if settings.json_logs:
         transformer = ExceptionDictTransformer(show_locals=not redacting)

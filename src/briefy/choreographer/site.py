@@ -57,6 +57,13 @@ class Site:
 CHECKOUT = Path(__file__).resolve().parents[3]
 
 
+def from_checkout(checkout: Path = CHECKOUT) -> bool:
+    """Whether the package runs from a checkout of its repository (an editable install):
+    ``Makefile`` and ``setup.py`` next to the ``src`` folder it is imported from."""
+    root_files = all((checkout / name).is_file() for name in ("Makefile", "setup.py"))
+    return root_files and (checkout / "src" / "briefy" / "choreographer").is_dir()
+
+
 def site_zcml(settings: Settings, checkout: Path = CHECKOUT) -> str:
     """The path of the site ``configure.zcml`` to load: the setting, else the checkout's
     (``configure.zcml`` at the root of a checkout the package runs from), else the packaged one."""

@@ -23,6 +23,7 @@ from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import Listeners, LogLines, PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.plan import Planner
+from briefy.choreographer.pipeline.retry import explain_limit
 from briefy.choreographer.pipeline.settle import Settler
 from briefy.choreographer.pipeline.state import Seal
 from briefy.common.queue.message import SQSMessage
@@ -102,12 +103,16 @@ class Worker(QueueWorker):
         """Start-up lines about what the settings and the queues mean for delivery."""
         settings, policy = self.app.settings, self.app.events.redrive_policy
         lowered = self.max_attempts < settings.max_attempts
+        max_receive_count = policy.max_receive_count if policy else None
+        source, detail = explain_limit(settings.max_attempts, max_receive_count)
         (log.warning if lowered else log.info)(
             "attempt_limit",
             max_attempts=self.max_attempts,
             setting=settings.max_attempts,
-            max_receive_count=policy.max_receive_count if policy else None,
+            max_receive_count=max_receive_count,
             lowered=lowered,
+            limit_from=source,
+            detail=detail,
         )
         if not self.seal.enabled:
             log.warning(

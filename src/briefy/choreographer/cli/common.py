@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from dataclasses import replace
@@ -29,6 +30,13 @@ class CommandError(Exception):
 def fail(message: str, code: int = FAILED) -> NoReturn:
     """Stop the command with ``message`` on stderr and exit ``code``."""
     raise CommandError(message, code)
+
+
+def positive(text: str) -> int:
+    """An option's value that must be a whole number above 0 (argparse's ``type``)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
+    return int(text)
 
 
 def settings_for_tool() -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 from collections import Counter
@@ -21,9 +20,18 @@ from briefy.choreographer.admin.deadletters import (
     RedriveReport,
     peek,
 )
-from briefy.choreographer.cli.common import FAILED, INTERRUPTED, OK, guarded, load, settings_for_tool
+from briefy.choreographer.cli.common import (
+    FAILED,
+    INTERRUPTED,
+    OK,
+    guarded,
+    load,
+    positive,
+    settings_for_tool,
+)
 from briefy.choreographer.cli.sqs import client_for, events_and_dead_letters, talking_to
 from briefy.choreographer.cli.table import table
+from briefy.choreographer.errors import ERROR_TYPES
 from briefy.common.queue import approximate_count
 
 BODY_PREVIEW = 160
@@ -47,7 +55,7 @@ def register(subparsers: Any) -> None:
         "look adds one to their SQS receive count).",
     )
     _filters(show)
-    show.add_argument("--limit", type=_positive, default=50, help="show at most N letters (default 50)")
+    show.add_argument("--limit", type=positive, default=50, help="show at most N letters (default 50)")
     show.add_argument("--json", action="store_true", help="print JSON for scripts")
     show.set_defaults(run=guarded(run_show), command="dlq show")
     redrive = actions.add_parser(
@@ -60,7 +68,7 @@ def register(subparsers: Any) -> None:
         "actions already done (they are not repeated); its reason attributes are dropped.",
     )
     _filters(redrive)
-    redrive.add_argument("--limit", type=_positive, default=None, help="move at most N letters")
+    redrive.add_argument("--limit", type=positive, default=None, help="move at most N letters")
     redrive.add_argument("--dry-run", action="store_true", help="show what would move; move nothing")
     redrive.add_argument("--json", action="store_true", help="print a JSON report for scripts")
     redrive.set_defaults(run=guarded(run_redrive), command="dlq redrive")
@@ -79,18 +87,9 @@ def _filters(parser: Any) -> None:
         action="append",
         default=[],
         metavar="TYPE",
-        help="only letters with this error type, e.g. invalid_json (repeat for several)",
+        choices=sorted(ERROR_TYPES),
+        help="only letters with this error type, e.g. invalid_json (repeat for several; one of: %(choices)s)",
     )
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0, not {text!r}")
-    return value
 
 
 def _bind(settings: Any) -> tuple[Any, Any, Any]:

@@ -156,6 +156,18 @@ def _has_id(body: bytes, message: EventMessage) -> bool:
     return message.id not in (derived_id(DRY_RUN_ID, body), derived_id(sns_id, body) if sns_id else "")
 
 
+def verdict(result: dict[str, Any]) -> str:
+    """What the worker would do with the event, in one sentence (with the reason for a dead letter)."""
+    if result["outcome"] != "dead_letter":
+        sent = sum(1 for action in result["actions"] if action["payload"] is not None)
+        return VERDICTS[result["outcome"]].format(sent=sent)
+    if "error" in result:
+        why = f"bad input ({result['error_type']}): {result['error']}"
+    else:
+        why = "; ".join(str(a["error"]) for a in result["actions"] if not a["valid"])
+    return f"the worker would dead-letter the event: {why}"
+
+
 def _short(name: str) -> str:
     return HandlerInfo(name, None, ()).short_name
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
@@ -12,13 +13,18 @@ from briefy.choreographer.bootstrap import tool_client
 from briefy.choreographer.cli.common import USAGE, fail
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import StartupError
-from briefy.choreographer.site import Site
+from briefy.choreographer.site import CHECKOUT, Site, from_checkout
 from briefy.common.errors import QueueNotFound, error_code
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import Queue
 from briefy.common.queue.event import EVENTS_QUEUE, EventQueue
 
-NOT_RUNNING = " (is the worker running? start it with: make run)"
+
+def not_running(checkout: Path = CHECKOUT) -> str:
+    """The hint for an embedded endpoint that does not answer: how to start the worker
+    (``make run`` only where there is a Makefile to run it, in a checkout)."""
+    command = "make run" if from_checkout(checkout) else "choreographer worker"
+    return f" (is the worker running? start it with: {command})"
 
 
 def client_for(settings: Settings) -> Any:
@@ -46,7 +52,7 @@ def talking_to(client: Any, settings: Settings) -> Iterator[None]:
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or a profile)", USAGE
         )
     except BotoCoreError as error:
-        fail(f"cannot reach SQS at {endpoint}: {error}{NOT_RUNNING if settings.embedded else ''}")
+        fail(f"cannot reach SQS at {endpoint}: {error}{not_running() if settings.embedded else ''}")
     except ClientError as error:
         message = error.response.get("Error", {}).get("Message", "")
         fail(f"SQS at {endpoint} refused {error.operation_name}: {error_code(error)}: {message}")

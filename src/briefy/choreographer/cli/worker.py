@@ -19,7 +19,7 @@ from briefy.choreographer.config import Settings, SettingsError
 from briefy.choreographer.errors import StartupError
 from briefy.choreographer.logging import configure_logging
 from briefy.choreographer.ops.monitor import start_monitor
-from briefy.choreographer.ops.supervisor import Supervisor, watch_parent
+from briefy.choreographer.ops.supervisor import Supervisor, watch_parent, worker_name
 from briefy.choreographer.worker import Worker
 
 log = structlog.get_logger("briefy.choreographer.worker")
@@ -65,7 +65,7 @@ def run_worker(argv: Sequence[str] | None = None, prog: str = "python -m briefy.
     except SettingsError as error:
         print(f"choreographer worker: error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings)
+    configure_logging(settings, worker=worker_name(args.processes))
     settings = with_state_key(settings)
     if args.processes > 1:
         return supervise(settings, args.processes)

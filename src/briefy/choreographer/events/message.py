@@ -30,7 +30,7 @@ _OPTIONAL_TEXT = ("id", "actor", "request_id")
 
 @dataclass(frozen=True, slots=True)
 class EventMessage:
-    """A checked event message: the fields of SPEC.md's event message table."""
+    """A checked event message: the fields of the event message (docs/contract.rst)."""
 
     event_name: str
     guid: str

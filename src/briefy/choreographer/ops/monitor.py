@@ -51,7 +51,7 @@ class MonitorServer:
     so slow or half-sent requests hold no thread; it serves at most
     ``CONNECTION_LIMIT`` connections and closes one idle for ``IDLE_TIMEOUT``
     seconds. Open to anyone who can reach the port: keep it on loopback or a
-    private network (see README "Metrics and health").
+    private network (see docs/operations.rst, "Metrics and health").
     """
 
     def __init__(

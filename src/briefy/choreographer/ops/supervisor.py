@@ -24,6 +24,8 @@ log = structlog.get_logger("briefy.choreographer.ops.supervisor")
 
 #: The environment variable that tells a child which process supervises it.
 PARENT = "CHOREOGRAPHER_SUPERVISOR_PID"
+#: The environment variable that tells a child its number among its siblings (``2/3``).
+NUMBER = "CHOREOGRAPHER_WORKER_NUMBER"
 #: How often the parent looks at its children, in seconds.
 POLL = 0.2
 
@@ -52,7 +54,7 @@ class Supervisor:
             if self.signals:  # told to stop while starting
                 return
             port = str(self.metrics_port + number) if self.metrics_port else "0"
-            env = {**self.env, "CHOREOGRAPHER_METRICS_PORT": port}
+            env = {**self.env, "CHOREOGRAPHER_METRICS_PORT": port, NUMBER: f"{number + 1}/{self.count}"}
             child = subprocess.Popen(self.command, env=env, start_new_session=True)
             self.children.append(child)
             log.info("worker_process_started", pid=child.pid, number=number + 1, of=self.count)
@@ -128,3 +130,11 @@ def watch_parent(stop: Any, interval: float = 1.0) -> None:
         stop()
 
     threading.Thread(target=watch, name="supervisor-watch", daemon=True).start()
+
+
+def worker_name(processes: int) -> str:
+    """What the log lines of this process call it: a supervised worker its number and pid
+    (``2/3 pid 4242``), a supervisor itself; nothing for a worker on its own."""
+    if number := os.environ.get(NUMBER, ""):
+        return f"{number} pid {os.getpid()}"
+    return f"supervisor pid {os.getpid()}" if processes > 1 else ""

@@ -22,6 +22,30 @@ def attempt_limit(setting: int, max_receive_count: int | None) -> int:
     return max(1, min(setting, max_receive_count - 1))
 
 
+def explain_limit(setting: int, max_receive_count: int | None) -> tuple[str, str]:
+    """Where the attempt limit comes from (the setting, or the events queue's redrive
+    policy), and the limit in words, for the start-up line."""
+    limit = attempt_limit(setting, max_receive_count)
+    attempts = f"{limit} attempt{'' if limit == 1 else 's'}"
+    if limit < setting:
+        return "redrive_policy", (
+            f"each event gets {attempts}, not the {setting} CHOREOGRAPHER_MAX_ATTEMPTS "
+            "asks for, then the worker dead-letters it with its reason: the events queue's redrive "
+            f"policy would move it to the dead-letter queue after {max_receive_count} receives "
+            f"(its maxReceiveCount), without a reason; raise maxReceiveCount above {setting} to "
+            "get every attempt"
+        )
+    redrive = (
+        f"the events queue's redrive policy would move it only after {max_receive_count} receives"
+        if max_receive_count
+        else "the events queue has no redrive policy"
+    )
+    return "CHOREOGRAPHER_MAX_ATTEMPTS", (
+        f"each event gets {attempts} (CHOREOGRAPHER_MAX_ATTEMPTS), then the worker "
+        f"dead-letters it with its reason; {redrive}"
+    )
+
+
 def envelope(job: Job, delay: int, seal: Seal) -> OutgoingMessage | None:
     """A retry envelope: the body again, with the producer's attributes and sealed state
     naming what is done, delivered after ``delay``; None when it cannot be made (no

@@ -121,7 +121,10 @@ class Queue:
     ) -> str:
         """Validate, serialise and send one payload; return the SQS MessageId."""
         self.validate(payload)
-        message = OutgoingMessage(dumps(payload), dict(attributes or {}), dedup_id, group_id, delay)
+        return self.send(OutgoingMessage(dumps(payload), dict(attributes or {}), dedup_id, group_id, delay))
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send one message as it is (no schema check); return the SQS MessageId."""
         entry = message.entry("0", self.fifo)
         del entry["Id"]
         response = self.client.send_message(QueueUrl=self.url, **entry)
