@@ -30,13 +30,21 @@ setup(
         "zope.interface>=6.0",
     ],
     extras_require={
-        # The embedded SQS endpoint for development (moto's server, in-process): moto with
-        # what its SQS needs and the Flask its server runs on. moto's own "server" extra
-        # would add every AWS service's dependencies (cfn-lint, sympy, ...: 170 MB).
-        "embedded": ["moto[sqs]>=5.0", "flask>=2.2.2", "flask-cors"],
-        # podman-compose: the compose test's command where the engine is podman.
+        # The embedded endpoint for development (moto's server, in-process): moto with what
+        # its SQS and S3 need (S3 serves large payloads) and the Flask its server runs on.
+        # moto's own "server" extra would add every AWS service's dependencies (cfn-lint,
+        # sympy, ...: 170 MB).
+        "embedded": ["moto[sqs,s3]>=5.0", "flask>=2.2.2", "flask-cors"],
+        # Spans through OpenTelemetry (the OTEL_* variables configure them); trace context
+        # propagates without it.
+        "otel": ["opentelemetry-api>=1.20", "opentelemetry-sdk>=1.20"],
+        # podman-compose: the compose test's command where the engine is podman. (AWS's
+        # amazon-sqs-extended-client, which proves the large-payload wire format, is installed
+        # by its test into a folder of its own: importing it replaces boto3's Session.)
         "test": [
             "moto[server]>=5.0",
+            "opentelemetry-api>=1.20",
+            "opentelemetry-sdk>=1.20",
             "pytest>=8.0",
             "pytest-timeout>=2.3",
             "hypothesis>=6.100",

@@ -20,9 +20,10 @@ from briefy.choreographer.config import Settings
 from briefy.choreographer.events import parse_event
 from briefy.choreographer.logging import configure_logging
 from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.outbox import Planned
 from briefy.choreographer.site import load_site
 from briefy.choreographer.worker import Worker
-from briefy.common.queue.message import SQSMessage
+from briefy.common.queue.message import OutgoingMessage, SQSMessage
 from tests import reference
 
 #: The stages timed on their own, with what each covers.
@@ -30,6 +31,7 @@ STAGES = {
     "parse": "JSON body to a checked EventMessage",
     "plan": "parse, the event fired, handlers, actions: transform, schema check, JSON",
     "log": "the two INFO lines of an event (JSON, redaction, context)",
+    "aws": "no envelope, no pointer: the checks for both, trace context read and stamped",
 }
 
 
@@ -114,10 +116,24 @@ def stages(bodies: list[str], worker: Worker) -> dict[str, float]:
             log.info("event_dispatched", event_class="LeadCreated", **ids)
             log.info("action_sent", message_id="m", action="lead.created.mail", queue="mail.queue", **ids)
 
+    def aws() -> None:
+        # What a plain event pays for the AWS event architecture: parse's envelope check
+        # is one type test and one key lookup (inside "parse"); here the pointer check,
+        # the trace context read, and one output stamped with its own span.
+        planner = worker.planner
+        output = OutgoingMessage("{}", {"output_id": "o", "event_id": "e", "event_name": "n"})
+        planned = Planned(None, "h", True, output)
+        for number, body in enumerate(bodies):
+            job = Job(SQSMessage(f"m-{number}", "r", body))
+            planner.payloads.body(job)
+            planner.tracing.begin(job)
+            planner.tracing.stamp(job, planned)
+
     calls: dict[str, Callable[[], object]] = {
         "parse": lambda: [parse_event(body, "m") for body in bodies],
         "plan": plan,
         "log": lines,
+        "aws": aws,
     }
     return {name: timed(call) * 1e6 / len(bodies) for name, call in calls.items()}
 

@@ -323,5 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError):  # the caller gave up (or was killed) first
             self.close_connection = True
 
+    # S3's REST calls (GetObject, PutObject...) pass through the same way (operation ""): a
+    # rule for "*" (``down()``) fails them too.
+    def do_GET(self) -> None:
+        self.do_POST()
+
+    def do_PUT(self) -> None:
+        self.do_POST()
+
     def log_message(self, *_: Any) -> None:
         """Quiet: the test reads the proxy's counters instead."""

@@ -21,7 +21,11 @@ from botocore.exceptions import NoRegionError
 from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.config import Settings, queue_setting
 from briefy.choreographer.errors import StartupError
+from briefy.choreographer.ops.tracing import start_tracing
+from briefy.choreographer.pipeline.payloads import LargePayloads
+from briefy.choreographer.pipeline.trace import Tracing
 from briefy.choreographer.site import Site, load_site
+from briefy.common.claimcheck import S3Payloads
 from briefy.common.embedded import EmbeddedSQS, EmbeddedUnavailable
 from briefy.common.errors import QueueNotFound, error_code, is_transient
 from briefy.common.interfaces import IQueue
@@ -50,6 +54,10 @@ class Application:
     queues: Mapping[str, IQueue]
     #: True when the worker serves the SQS endpoint itself (development).
     embedded: bool = False
+    #: Trace context of events and outputs: ids only, or OpenTelemetry spans too (``ops.tracing``).
+    tracing: Tracing = field(default_factory=Tracing)
+    #: Large payloads through S3 (the process's one S3 client), as the settings say.
+    payloads: LargePayloads = field(default_factory=lambda: LargePayloads(S3Payloads(None)))
     _resources: ExitStack = field(default_factory=ExitStack, repr=False, compare=False)
 
     @property
@@ -75,8 +83,11 @@ class Application:
         self._resources.close()
 
 
-def make_client(settings: Settings, endpoint_url: str | None = None, overrides: Config | None = None) -> Any:
-    """An SQS client; boto3 finds endpoint, region and credentials itself.
+def make_client(
+    settings: Settings, endpoint_url: str | None = None, overrides: Config | None = None, service: str = "sqs"
+) -> Any:
+    """An SQS client (or one of ``service``: ``s3``); boto3 finds endpoint, region and
+    credentials itself (``AWS_ENDPOINT_URL_SQS``, ``AWS_ENDPOINT_URL_S3``, ``AWS_ENDPOINT_URL``...).
 
     Only the embedded endpoint is passed explicitly. ``overrides`` changes the
     client's configuration (the readiness probe wants short timeouts).
@@ -99,7 +110,7 @@ def make_client(settings: Settings, endpoint_url: str | None = None, overrides: 
         kwargs["endpoint_url"] = endpoint_url
         kwargs.update(EMBEDDED_CREDENTIALS)
     try:
-        return boto3.session.Session().client("sqs", **kwargs)
+        return boto3.session.Session().client(service, **kwargs)
     except NoRegionError as error:
         raise StartupError("no AWS region: set AWS_DEFAULT_REGION") from error
 
@@ -110,10 +121,17 @@ def tool_client(settings: Settings) -> Any:
 
 
 def connect(
-    site: Site, client: Any, *, embedded: bool = False, resources: ExitStack | None = None
+    site: Site,
+    client: Any,
+    *,
+    embedded: bool = False,
+    resources: ExitStack | None = None,
+    tracing: Tracing | None = None,
+    s3: Any = None,
 ) -> Application:
     """Bind every queue utility of the site (and the DLQ) through ``client``; name every
-    missing queue in one error."""
+    missing queue in one error. ``tracing`` is made from the settings if not given (and
+    shut down with the application), and so is the S3 client of large payloads."""
     settings = site.settings
     missing: list[str] = []
     queues: dict[str, IQueue] = {}
@@ -139,7 +157,26 @@ def connect(
             f"missing SQS queues at {client.meta.endpoint_url}: {', '.join(missing)}. "
             "Create them (choreographer queues create) or name existing ones."
         )
-    return Application(site, client, events, dead_letters, queues, embedded, resources or ExitStack())
+    resources = resources or ExitStack()
+    if tracing is None:
+        tracing = start_tracing(settings.otel, events.queue_name, queues)
+        resources.callback(tracing.close)
+    payloads = LargePayloads(
+        S3Payloads(s3 if s3 is not None else make_client(settings, service="s3")),
+        settings.large_payload_bucket,
+        settings.large_payload_threshold,
+    )
+    return Application(
+        site,
+        client,
+        events,
+        dead_letters,
+        queues,
+        embedded=embedded,
+        tracing=tracing,
+        payloads=payloads,
+        _resources=resources,
+    )
 
 
 def _patiently(settings: Settings, call: Callable[..., T], *args: Any) -> T:
@@ -180,7 +217,13 @@ def bootstrap(settings: Settings) -> Application:
     try:
         client = make_client(settings, embedded.url)
         create_queues(client, site.registry, settings)
-        return connect(site, client, embedded=True, resources=resources)
+        if settings.s3_endpoint_url:  # an S3 of the developer's own (boto3 finds it)
+            s3 = make_client(settings, service="s3")
+        else:  # the embedded endpoint serves S3 too
+            s3 = make_client(settings, embedded.url, service="s3")
+            if settings.large_payload_bucket:
+                s3.create_bucket(Bucket=settings.large_payload_bucket)
+        return connect(site, client, embedded=True, resources=resources, s3=s3)
     except BaseException:
         resources.close()
         raise

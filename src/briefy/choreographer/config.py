@@ -11,6 +11,10 @@ PREFIX = "CHOREOGRAPHER_"
 MODES = ("development", "production")
 #: Shortest ``CHOREOGRAPHER_STATE_KEY`` accepted (``secrets.token_urlsafe(32)`` gives 43).
 MIN_KEY_LENGTH = 32
+#: An S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: The largest message SQS takes (MaximumMessageSize's top), in bytes.
+MAX_SQS_MESSAGE = 1_048_576
 
 
 class SettingsError(ValueError):
@@ -60,6 +64,16 @@ class Settings:
     state_keys: tuple[bytes, ...] = field(default=(), repr=False)
     #: Extension names to load (``CHOREOGRAPHER_EXTENSIONS``); ``None``: every installed one.
     extensions: tuple[str, ...] | None = None
+    #: Where outputs too big for their queue are stored (``CHOREOGRAPHER_LARGE_PAYLOAD_BUCKET``);
+    #: ``None``: nowhere (such an output is dead-lettered as ``output_rejected``).
+    large_payload_bucket: str | None = None
+    #: Bytes above which an output goes through S3; 0: its queue's MaximumMessageSize.
+    large_payload_threshold: int = 0
+    #: The S3 endpoint boto3 is told of (``AWS_ENDPOINT_URL_S3``); in development it keeps
+    #: large payloads off the embedded endpoint (``AWS_ENDPOINT_URL`` turns that off anyway).
+    s3_endpoint_url: str | None = None
+    #: OpenTelemetry's own ``OTEL_*`` variables (``OTEL_TRACES_EXPORTER``, ``OTEL_SERVICE_NAME``...).
+    otel: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
@@ -130,6 +144,10 @@ class Settings:
             redact_keys=reader.names("REDACT_KEYS") or (),
             state_keys=reader.secrets("STATE_KEY", MIN_KEY_LENGTH),
             extensions=reader.names("EXTENSIONS"),
+            large_payload_bucket=reader.bucket("LARGE_PAYLOAD_BUCKET"),
+            large_payload_threshold=reader.integer("LARGE_PAYLOAD_THRESHOLD", 0, 0, MAX_SQS_MESSAGE),
+            s3_endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or None,
+            otel={name: value for name, value in env.items() if name.startswith("OTEL_")},
         )
         return settings
 
@@ -189,6 +207,18 @@ class _Reader:
                     'make one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
                 )
         return tuple(key.encode("utf-8") for key in keys)
+
+    def bucket(self, name: str) -> str | None:
+        """An S3 bucket name, or None when unset."""
+        raw = self.text(name, "")
+        if not raw:
+            return None
+        if not BUCKET_NAME.fullmatch(raw) or ".." in raw:
+            raise SettingsError(
+                f"{PREFIX}{name} must be an S3 bucket name (3 to 63 lower-case letters, digits, dots "
+                f"and hyphens), not {raw!r}"
+            )
+        return raw
 
     def flag(self, name: str) -> bool | None:
         raw = self.text(name, "").lower()

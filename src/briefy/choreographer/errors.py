@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Every ``error_type`` a dead letter may carry, and when (one home: the tools, the
 #: docs and the contract read it). ``moved_by_sqs`` is no error of ours: a letter SQS's
 #: own redrive policy moved carries no reason at all.
@@ -18,6 +20,9 @@ ERROR_TYPES = {
     "handler_failed": "a handler raised (a bug): the event is kept for a redrive",
     "internal_error": "the worker itself failed on this message (a bug of ours)",
     "invalid_attributes": "the message's attributes cannot be read at all",
+    "unsupported_envelope": "an SNS message other than a Notification (a SubscriptionConfirmation...)",
+    "payload_missing": "the S3 object a large-payload pointer names does not exist",
+    "payload_unreadable": "S3 refuses the object a pointer names for good (access denied, too big...)",
     "attempts_exhausted": "transient failures outlasted the attempt limit",
     "moved_by_sqs": "no reason attached: SQS's own redrive policy moved it",
 }
@@ -39,6 +44,8 @@ class BadInput(Exception):
         self.error_type = error_type
         self.message = message
         self.event_name = event_name
+        #: The SNS or EventBridge envelope the bad message came in (an ``Envelope``), if any.
+        self.envelope: Any = None
 
 
 class ActionError(BadInput):

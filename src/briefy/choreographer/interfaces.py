@@ -24,6 +24,10 @@ class IInternalEvent(IEvent):
     message = Attribute("The checked ``EventMessage`` it was made from.")
     outbox = Attribute("The ``IOutbox`` that handlers hand their actions to.")
     registry = Attribute("The component registry the event is dispatched in (its handlers' lookups).")
+    envelope = Attribute(
+        "The SNS or EventBridge ``Envelope`` the event came in (its ``kind``, ``sns`` or "
+        "``eventbridge``, and its ``origin``: the topic ARN or the EventBridge source), or None."
+    )
     data_schema = Attribute(
         "A JSON Schema (draft-07, a dict) the event's ``data`` must meet, or None; declared on the "
         "class. Data that fails it is dead-lettered as ``invalid_data`` before any handler runs."

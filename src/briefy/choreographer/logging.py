@@ -43,6 +43,12 @@ def correlation(event: Any) -> dict[str, str]:
     return {"event_id": clip(event.id), "guid": clip(event.guid), "request_id": clip(event.request_id)}
 
 
+def envelope_fields(envelope: Any) -> dict[str, str]:
+    """The fields that say which envelope an event came in (``sns`` or ``eventbridge``) and from
+    where (the topic ARN or the EventBridge source)."""
+    return {"envelope": envelope.kind, "origin": clip(envelope.origin)}
+
+
 def bound_texts(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Processor: cut every text field of a line to ``MAX_TEXT`` characters."""
     for key, value in event_dict.items():

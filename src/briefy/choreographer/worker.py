@@ -58,8 +58,10 @@ class Worker(QueueWorker):
         self.dead_letters = app.dead_letters
         event_names = (name for name, _ in app.registry.getUtilitiesFor(IInternalEvent))
         self.metrics = metrics if metrics is not None else Metrics(event_names=event_names)
+        self.tracing = app.tracing
+        spans = [self.tracing] if self.tracing.records else []  # ids alone need to hear nothing
         self.listener = Listeners(
-            [LogLines(app.dead_letters.queue_name), MetricsListener(self.metrics), *listeners]
+            [LogLines(app.dead_letters.queue_name), MetricsListener(self.metrics), *spans, *listeners]
         )
         policy = app.events.redrive_policy
         self.policy = RetryPolicy.below(
@@ -78,6 +80,8 @@ class Worker(QueueWorker):
             self.policy.max_attempts,
             self.listener,
             data_schemas=app.site.data_schemas,
+            tracing=self.tracing,
+            payloads=app.payloads,
         )
         self.settler = Settler(
             app.events,
@@ -140,7 +144,7 @@ class Worker(QueueWorker):
                 waiting += [job.message for job in batch if job.message.group_id in blocked]
             for job in active:
                 self.planner.plan(job)
-            deliver(active, self.app.queues, self.listener)
+            deliver(active, self.app.queues, self.listener, self.app.payloads)
             done, kept = self.settler.settle(active)
             finished += done
             blocked.update(job.message.group_id for job in kept)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
+from briefy.choreographer.events.envelopes import Envelope, describe, inner_event_name
 from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.state import STATE, RetryState
 from briefy.common.errors import error_code
@@ -45,15 +46,26 @@ class DeadLetter:
 
     @property
     def event_name(self) -> str:
-        """The attribute, else the body's ``event_name`` (when the body says)."""
+        """The attribute, else the body's ``event_name`` (when the body, or the message in its
+        envelope, says)."""
         if named := self.reason(deadletter.EVENT_NAME):
             return named
-        try:
-            body = orjson.loads(self.message.body)
-        except orjson.JSONDecodeError:
-            return ""
+        body = self._document()
         name = body.get("event_name") if isinstance(body, dict) else None
+        if name is None and self.envelope is not None:
+            return inner_event_name(body)
         return name if isinstance(name, str) else ""
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The SNS or EventBridge envelope the letter's body is, if it is one."""
+        return describe(self._document())
+
+    def _document(self) -> Any:
+        try:
+            return orjson.loads(self.message.body)
+        except orjson.JSONDecodeError:
+            return None
 
     @property
     def sent_at(self) -> int:
@@ -74,7 +86,8 @@ class DeadLetter:
         return list(self.state.done)
 
     def as_dict(self) -> dict[str, Any]:
-        """The letter for JSON reports: its reasons, ids and body."""
+        """The letter for JSON reports: its reasons, ids, envelope and body."""
+        envelope = self.envelope
         return {
             "message_id": self.message.message_id,
             "error_type": self.error_type,
@@ -86,6 +99,7 @@ class DeadLetter:
             "source_message_id": self.reason(deadletter.SOURCE_MESSAGE_ID),
             "event_id": self.state.event_id,
             "done": self.done,
+            "envelope": {"kind": envelope.kind, "origin": envelope.origin} if envelope else None,
             "body": self.message.body,
         }
 

@@ -132,6 +132,10 @@ def render_letter(letter: DeadLetter) -> list[str]:
         lines.append(f"      reason   {info['error_message']}")
     if info["event_id"]:
         lines.append(f"      event id {info['event_id']}")
+    if info["envelope"]:
+        envelope = info["envelope"]
+        source = "topic" if envelope["kind"] == "sns" else "source"
+        lines.append(f"      envelope {envelope['kind']} ({source} {envelope['origin']})")
     if info["done"]:
         done = ", ".join(info["done"])
         lines.append(f"      done     {done} (a redrive skips these where the state key opens the seal)")

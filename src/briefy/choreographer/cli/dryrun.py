@@ -12,17 +12,21 @@ from briefy.choreographer.admin.introspect import HandlerInfo, condition, handle
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import (
+    Envelope,
     EventMessage,
     InternalEvent,
     event_factory,
     internal_event,
     parse_event,
 )
+from briefy.choreographer.events.message import derived_id
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.site import Site
 from briefy.common.interfaces import IQueue
 
 INDENT = "     "
+#: The SQS message id a dry run stands in for (the id of an event without one is derived from it).
+DRY_RUN_ID = "dry-run"
 NO_ID = "(none: the worker derives one from the SQS message id; output_id below is only an example)"
 VERDICTS = {
     "send": "the worker would send {sent} message(s) and delete the event",
@@ -60,16 +64,18 @@ def read(path: str) -> bytes:
 
 
 def report(body: bytes, site: Site) -> dict[str, Any]:
-    """The dry run of one event message body, as a JSON-ready dict."""
+    """The dry run of one event message body, as a JSON-ready dict (an SNS notification or
+    an EventBridge event is unwrapped as the worker unwraps it)."""
     settings, registry = site.settings, site.registry
     try:
-        message = parse_event(body, fallback_id="dry-run")
+        message = parse_event(body, fallback_id=DRY_RUN_ID)
     except BadInput as error:
         return {
             "ok": False,
             "outcome": "dead_letter",
             "error_type": error.error_type,
             "error": error.message,
+            "envelope": envelope_report(error.envelope),
             "actions": [],
         }
     declared = message.event_name in site.data_schemas
@@ -129,10 +135,25 @@ def _event_fields(message: EventMessage, factory: Any, body: bytes) -> dict[str,
         "event_name": message.event_name,
         "event": f"{factory.__module__}.{factory.__qualname__}",
         "known": factory is not InternalEvent,
-        "event_id": message.id if orjson.loads(body).get("id") else None,
+        "event_id": message.id if _has_id(body, message) else None,
+        "envelope": envelope_report(message.envelope),
         "guid": message.guid,
         "request_id": message.request_id,
     }
+
+
+def envelope_report(envelope: Envelope | None) -> dict[str, str] | None:
+    """The envelope an event came in, for the report (None: it came as it is)."""
+    if envelope is None:
+        return None
+    return {"kind": envelope.kind, "origin": envelope.origin, "message_id": envelope.message_id}
+
+
+def _has_id(body: bytes, message: EventMessage) -> bool:
+    """Whether the event's id is its own (given in the message, or by its EventBridge envelope)
+    rather than one the worker would derive (from the SQS or the SNS message id)."""
+    sns_id = message.envelope.message_id if message.envelope and message.envelope.kind == "sns" else ""
+    return message.id not in (derived_id(DRY_RUN_ID, body), derived_id(sns_id, body) if sns_id else "")
 
 
 def verdict(result: dict[str, Any]) -> str:
@@ -157,6 +178,7 @@ def render(result: dict[str, Any]) -> str:
         return "\n".join(
             [
                 f"bad input ({result['error_type']}): {result['error']}",
+                *_envelope_lines(result),
                 "",
                 f"outcome: {VERDICTS['dead_letter']}.",
                 "Nothing was sent (dry run).",
@@ -170,6 +192,7 @@ def render(result: dict[str, Any]) -> str:
         f"id          {result['event_id'] or NO_ID}",
         f"guid        {result['guid']}",
         f"request_id  {result['request_id'] or '(none)'}",
+        *_envelope_lines(result),
     ]
     schema = result["data_schema"]
     if schema["declared"] and not schema["valid"]:
@@ -192,6 +215,14 @@ def render(result: dict[str, Any]) -> str:
     sent = sum(1 for action in result["actions"] if action["payload"] is not None)
     lines += ["", f"outcome: {VERDICTS[result['outcome']].format(sent=sent)}.", "Nothing was sent (dry run)."]
     return "\n".join(lines)
+
+
+def _envelope_lines(result: dict[str, Any]) -> list[str]:
+    envelope = result.get("envelope")
+    if not envelope:
+        return []
+    source = "topic" if envelope["kind"] == "sns" else "source"
+    return [f"envelope    {envelope['kind']} ({source} {envelope['origin']}), unwrapped"]
 
 
 def _render_action(action: dict[str, Any]) -> list[str]:

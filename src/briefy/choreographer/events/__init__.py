@@ -15,11 +15,13 @@ from typing import Any
 from zope.component import getSiteManager
 from zope.interface import implementer
 
+from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage, parse_event
 from briefy.choreographer.interfaces import IInternalEvent, IOutbox
 from briefy.choreographer.pipeline.outbox import ImmediateOutbox
 
 __all__ = [
+    "Envelope",
     "EventMessage",
     "IInternalEvent",
     "InternalEvent",
@@ -77,6 +79,10 @@ class InternalEvent:
     @property
     def data(self) -> Mapping[str, Any]:
         return MappingProxyType(self.message.data)
+
+    @property
+    def envelope(self) -> Envelope | None:
+        return self.message.envelope
 
 
 def event_factory(event_name: str, registry: Any = None) -> Any:

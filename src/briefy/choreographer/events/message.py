@@ -7,11 +7,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from briefy.choreographer.errors import BadInput
+
+if TYPE_CHECKING:
+    from briefy.choreographer.events.envelopes import Envelope
 
 #: Namespace of the ids the choreographer derives (event ids, output ids).
 NAMESPACE = uuid.UUID("6f1d3c56-4a53-5b7e-9d0e-5b1f0c6a2e91")
@@ -37,6 +40,8 @@ class EventMessage:
     created_at: datetime
     data: Mapping[str, Any]
     body: str
+    #: The SNS or EventBridge envelope it came in, if any (``events.envelopes``).
+    envelope: Envelope | None = None
 
 
 def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
@@ -49,8 +54,34 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
     redelivery of one message gets the same event id; a fallback that is such a
     derived id already (carried by a retry envelope or a redriven dead letter) is
     kept as it is.
+
+    A body that is an SNS notification or an EventBridge event is unwrapped first
+    (``events.envelopes``): the event message is the one it holds, and an error in
+    it is raised with the envelope on it. A notification without an ``id`` gets one
+    derived from the SNS MessageId (SNS may deliver one notification twice).
     """
     document = load_json(body)
+    if type(document) is not dict or "event_name" in document:
+        return _checked(document, body, fallback_id, None)
+    from briefy.choreographer.events.envelopes import unwrap  # envelopes reads JSON with this module
+
+    document, envelope = unwrap(document)
+    if (
+        envelope is not None
+        and envelope.kind == "sns"
+        and envelope.message_id
+        and not is_derived(fallback_id)
+    ):
+        fallback_id = envelope.message_id
+    try:
+        return _checked(document, body, fallback_id, envelope)
+    except BadInput as error:
+        error.envelope = envelope
+        raise
+
+
+def _checked(document: Any, body: str | bytes, fallback_id: str, envelope: Envelope | None) -> EventMessage:
+    """The checked event message of ``document``, read from ``body``."""
     if not isinstance(document, dict):
         raise BadInput("not_an_object", f"body is a JSON {type(document).__name__}, not an object")
     name = document.get("event_name")
@@ -80,6 +111,7 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
         created_at=created_at,
         data=data,
         body=body_text(body),
+        envelope=envelope,
     )
 
 
@@ -107,9 +139,14 @@ def derived_id(fallback_id: str, body: str | bytes) -> str:
     carried to a later attempt (``choreographer.event_id``): hashing it again would
     give the same event a new id, and its outputs new output ids.
     """
-    if len(fallback_id) == 36 and fallback_id[14] == "5" and fallback_id.count("-") == 4:
-        return fallback_id  # the canonical form of a version 5 UUID
+    if is_derived(fallback_id):
+        return fallback_id
     return str(uuid.uuid5(NAMESPACE, fallback_id or body_text(body)))
+
+
+def is_derived(event_id: str) -> bool:
+    """Whether ``event_id`` has the canonical form of a version 5 UUID (one derived here)."""
+    return len(event_id) == 36 and event_id[14] == "5" and event_id.count("-") == 4
 
 
 def _created_at(value: Any, event_name: str) -> datetime:

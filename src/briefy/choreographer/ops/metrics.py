@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.outbox import Planned
+from briefy.common.claimcheck import SIZE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from briefy.choreographer.pipeline.job import Job
@@ -70,6 +71,18 @@ class Metrics:
             "choreographer_events_dead_lettered",
             "Event messages written to the dead-letter queue, by reason.",
             ["event_name", "error_type"],
+            registry=r,
+        )
+        self.envelopes = Counter(
+            "choreographer_envelopes",
+            "Event messages taken in that came in an envelope, by envelope (sns, eventbridge).",
+            ["envelope"],
+            registry=r,
+        )
+        self.large_payloads = Counter(
+            "choreographer_large_payloads",
+            "Payloads that went through S3: event messages read, outputs stored.",
+            ["direction"],
             registry=r,
         )
         self.actions = Counter(
@@ -162,9 +175,16 @@ class MetricsListener(PipelineListener):
 
     def planned(self, job: Job) -> None:
         self._child(self.metrics.events_received, self.metrics.label(job.event_name)).inc()
+        envelope = job.envelope
+        if envelope is not None:
+            self._child(self.metrics.envelopes, envelope.kind).inc()
+        if job.pointer is not None and job.event is not None:
+            self._child(self.metrics.large_payloads, "read").inc()
 
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
         self._child(self.metrics.actions, planned.name, planned.queue_name, action_outcome(result)).inc()
+        if result.ok and SIZE_ATTRIBUTE in result.message.attributes:
+            self._child(self.metrics.large_payloads, "stored").inc()
 
     def done(self, job: Job) -> None:
         self._settled(job, "done")

@@ -65,6 +65,11 @@ def decide(job: Job, policy: RetryPolicy) -> Outcome:
     failures retried until the attempts run out, the rest is done."""
     if job.bad is not None:
         return DeadLetter(job.bad.error_type, job.bad.message)
+    if job.deferred:  # the event message could not be read (S3): nothing ran, all of it is left
+        if job.attempt >= policy.max_attempts:
+            reason = f"gave up after {job.attempt} attempts; last error: reading the payload: {job.deferred}"
+            return DeadLetter("attempts_exhausted", reason)
+        return Retry(policy.delay(job.attempt), ())
     failures = job.failures()
     for planned, result in failures:
         if not result.transient:

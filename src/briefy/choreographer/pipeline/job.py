@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from briefy.choreographer.errors import BadInput
+from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage
 from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
+from briefy.common.claimcheck import Pointer
 from briefy.common.queue.message import SendResult, SQSMessage
+from briefy.common.tracecontext import TraceContext
 
 
 @dataclass(slots=True, eq=False)
@@ -24,6 +27,15 @@ class Job:
     results: list[tuple[Planned, SendResult]] = field(default_factory=list)
     #: Actions this process remembers sending for the message on an earlier attempt.
     recalled: tuple[str, ...] = ()
+    #: The S3 object the event message was read from, when the body was a pointer to it.
+    pointer: Pointer | None = None
+    #: Why the event message could not be read this time (a passing S3 error): retried.
+    deferred: str = ""
+    #: The trace context the message came with (None: none, or none that parses).
+    incoming_trace: TraceContext | None = None
+    #: The event's own place in its trace (the incoming trace's, or a new one); its outputs
+    #: carry this trace, each with a span id of its own (``pipeline.trace``).
+    trace: TraceContext | None = None
 
     @property
     def done_before(self) -> list[str]:
@@ -49,6 +61,13 @@ class Job:
         if self.event is not None:
             return self.event.event_name
         return self.bad.event_name if self.bad is not None else ""
+
+    @property
+    def envelope(self) -> Envelope | None:
+        """The SNS or EventBridge envelope the event came in, when the body was one."""
+        if self.event is not None:
+            return self.event.envelope
+        return self.bad.envelope if self.bad is not None else None
 
     def done(self) -> list[str]:
         """Every action done so far, this attempt included."""

@@ -11,10 +11,11 @@ from typing import Any
 
 import structlog
 
-from briefy.choreographer.logging import clip, correlation
+from briefy.choreographer.logging import clip, correlation, envelope_fields
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.outbox import Planned
+from briefy.common.claimcheck import SIZE_ATTRIBUTE, stored_in
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SendResult
 
@@ -108,6 +109,9 @@ class LogLines(PipelineListener):
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
         ids = _ids(job)
         if result.ok:
+            sent = result.message
+            if SIZE_ATTRIBUTE in sent.attributes:  # stored in S3: the line says where
+                ids["payload"] = stored_in(sent.body, sent.attributes)
             self.log.info(
                 "action_sent", message_id=result.message_id, action=planned.name, queue=queue.name, **ids
             )
@@ -171,5 +175,12 @@ class LogLines(PipelineListener):
 
 
 def _ids(job: Job) -> dict[str, str]:
-    """The fields that tie a line to its event: its name and ids (those it has)."""
-    return {"event_name": clip(job.event_name), **correlation(job.event)}
+    """The fields that tie a line to its event: its name and ids (those it has), its trace,
+    and the envelope it came in."""
+    ids = {"event_name": clip(job.event_name), **correlation(job.event)}
+    if job.trace is not None:
+        ids["trace_id"] = job.trace.trace_id
+    envelope = job.envelope
+    if envelope is not None:
+        ids.update(envelope_fields(envelope))
+    return ids

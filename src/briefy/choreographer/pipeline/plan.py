@@ -16,12 +16,15 @@ from zope.event import notify
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import EventMessage, internal_event, parse_event
 from briefy.choreographer.events.schema import DataSchemas
-from briefy.choreographer.logging import clip
+from briefy.choreographer.logging import clip, envelope_fields
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.pipeline.payloads import LargePayloads
 from briefy.choreographer.pipeline.state import Seal
+from briefy.choreographer.pipeline.trace import Tracing
+from briefy.common.claimcheck import S3Payloads
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SQSMessage
 
@@ -35,7 +38,9 @@ class Planner:
     name; ``seal`` opens the retry state a message carries and ``memory`` is what
     this process remembers of earlier attempts; a message received more than
     ``max_attempts`` times is not run again but dead-lettered. ``data_schemas``
-    check each event's data before its handlers run.
+    check each event's data before its handlers run. ``tracing`` gives each event its
+    trace context and stamps it on the outputs; ``payloads`` reads the event messages
+    that are S3 objects.
     """
 
     def __init__(
@@ -48,6 +53,8 @@ class Planner:
         listener: PipelineListener,
         *,
         data_schemas: DataSchemas,
+        tracing: Tracing | None = None,
+        payloads: LargePayloads | None = None,
     ) -> None:
         self.registry = registry
         self.queues = queues
@@ -56,6 +63,8 @@ class Planner:
         self.max_attempts = max_attempts
         self.listener = listener
         self.data_schemas = data_schemas
+        self.tracing = tracing if tracing is not None else Tracing()
+        self.payloads = payloads if payloads is not None else LargePayloads(S3Payloads(None))
 
     def job(self, message: SQSMessage) -> Job:
         """A job for a received message, with the retry state it carries if it is sealed."""
@@ -90,20 +99,34 @@ class Planner:
             # Settled on an earlier receive whose delete failed: nothing to run again.
             log.info("event_already_settled", message_id=job.message.message_id)
             return
+        body = self.payloads.body(job)
+        if body is None:  # an S3 object that cannot be read: job.bad or job.deferred says why
+            self.tracing.begin(job)
+            return
         try:
-            job.event = parse_event(job.message.body, job.fallback_id)
+            job.event = parse_event(body, job.fallback_id)
         except BadInput as error:
             job.bad = error
+            self.tracing.begin(job)  # its dead letter keeps the trace it came with
             return
+        self.tracing.begin(job)
         event = job.event
+        assert job.trace is not None
+        where: dict[str, str] = {}  # where the event came from, when not straight from SQS
+        if event.envelope is not None:
+            where.update(envelope_fields(event.envelope))
+        if job.pointer is not None:
+            where["payload"] = clip(str(job.pointer), 1024)
         # Every line logged while the event is dispatched (handlers' own included) names it.
         tokens = bind_contextvars(
             event_id=clip(event.id),
             event_name=clip(event.event_name),
             guid=clip(event.guid),
             request_id=clip(event.request_id),
+            trace_id=job.trace.trace_id,
             message_id=job.message.message_id,
             attempt=job.attempt,
+            **where,
         )
         try:
             self._dispatch(job, event)
@@ -129,6 +152,8 @@ class Planner:
         job.outbox = PlanningOutbox(self.queues, skip=job.done_before)
         try:
             notify(internal_event(event, job.outbox, self.registry))
+            for planned in job.outbox.messages():
+                self.tracing.stamp(job, planned)
         except BadInput as error:
             error.event_name = event.event_name
             job.bad = error

@@ -6,6 +6,7 @@ from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.state import PREFIX, Seal
 from briefy.common.queue.message import OutgoingMessage
 from briefy.common.queue.sqs import MAX_ATTRIBUTES, MAX_DELAY
+from briefy.common.tracecontext import TRACEPARENT
 
 
 def attempt_limit(setting: int, max_receive_count: int | None) -> int:
@@ -55,4 +56,8 @@ def envelope(job: Job, delay: int, seal: Seal) -> OutgoingMessage | None:
     attributes = {k: v for k, v in job.message.message_attributes.items() if not k.startswith(PREFIX)}
     if len(attributes) + len(state) > MAX_ATTRIBUTES:
         return None
+    room = len(attributes) + len(state) < MAX_ATTRIBUTES
+    if job.trace is not None and TRACEPARENT not in attributes and room:
+        # Came with no trace (or one inside its SNS envelope): the retry goes on in the event's.
+        attributes[TRACEPARENT] = job.trace.traceparent()
     return OutgoingMessage(job.message.body, {**attributes, **state}, delay=min(delay, MAX_DELAY))

@@ -22,7 +22,8 @@ __all__ = ["IQueue", "OutgoingMessage", "Queue", "SQSMessage", "SendResult", "ap
 
 log = structlog.get_logger(__name__)
 
-_SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp"]
+#: What the worker reads of a message's system attributes (AWSTraceHeader: X-Ray's trace context).
+_SYSTEM_ATTRIBUTES = ["ApproximateReceiveCount", "MessageGroupId", "SentTimestamp", "AWSTraceHeader"]
 
 
 #: The counts that make up a queue's depth: messages visible and messages in flight.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,13 +85,21 @@ class SQSMessage:
 
 @dataclass(slots=True)
 class OutgoingMessage:
-    """A message ready to send: serialised body, string attributes, FIFO ids."""
+    """A message ready to send: serialised body, attributes, FIFO ids.
+
+    Attributes are strings unless ``data_types`` gives another SQS data type for one
+    (``Number``); ``system_attributes`` are message system attributes
+    (``AWSTraceHeader``), which SQS counts neither among the 10 attributes nor in the size.
+    """
 
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
     dedup_id: str | None = None
     group_id: str | None = None
     delay: int = 0
+    # Most messages have neither: they share one empty mapping (none made per message).
+    system_attributes: Mapping[str, str] | None = None
+    data_types: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         # The one place attribute values are made fit for SQS: every write goes through here.
@@ -111,11 +120,23 @@ class OutgoingMessage:
     def entry(self, entry_id: str, fifo: bool) -> dict[str, Any]:
         """The SendMessageBatch entry (or SendMessage arguments without ``Id``)."""
         entry: dict[str, Any] = {"Id": entry_id, "MessageBody": self.body}
-        if self.attributes:
+        types = self.data_types
+        if self.attributes and not types:
             entry["MessageAttributes"] = {
                 name: {"DataType": "String", "StringValue": value}
                 for name, value in self.attributes.items()
                 if value != ""
+            }
+        elif self.attributes and types:
+            entry["MessageAttributes"] = {
+                name: {"DataType": types.get(name, "String"), "StringValue": value}
+                for name, value in self.attributes.items()
+                if value != ""
+            }
+        if self.system_attributes:
+            entry["MessageSystemAttributes"] = {
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in self.system_attributes.items()
             }
         if fifo:
             entry["MessageGroupId"] = self.group_id or "default"
