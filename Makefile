@@ -30,7 +30,7 @@ help:
 run: $(RUN_STAMP)
 	$(BIN)/python -m briefy.choreographer.worker
 
-## test: the whole suite through tox (lint, typing, unit and end-to-end tests)
+## test: the whole suite through tox (lint, typing, the docs build, unit and end-to-end tests)
 test: $(TEST_STAMP)
 	$(BIN)/tox run
 

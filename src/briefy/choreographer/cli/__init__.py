@@ -16,7 +16,10 @@ def parser() -> argparse.ArgumentParser:
         prog="choreographer",
         description="Event choreographer: reads events from SQS, runs the registered "
         "actions and writes their payloads to SQS queues.",
-        epilog="Settings come from the environment (CHOREOGRAPHER_*, AWS_*): see the README.",
+        epilog=(
+            "Settings come from the environment (CHOREOGRAPHER_*, AWS_*): see Configuration in "
+            "the documentation (docs/contract.rst)."
+        ),
     )
     top.add_argument("--version", action="version", version=f"%(prog)s {version('briefy.choreographer')}")
     sub = top.add_subparsers(dest="command", metavar="COMMAND")
