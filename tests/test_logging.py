@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -93,6 +94,28 @@ def test_a_named_worker_is_named_on_every_line() -> None:
     alone = Rendered(Settings(log_format="json"))
     alone.log.info("worker_started")
     assert "worker" not in alone.lines()[0]
+
+
+def test_library_lines_take_the_same_form_redacted_and_named() -> None:
+    """A line the standard library's logging writes (botocore, waitress) comes out as the
+    worker's own do: JSON in production, personal data redacted, the worker named."""
+    out = Rendered(PRODUCTION, worker="1/2 pid 77")
+    logging.getLogger("botocore.hooks").error("retry for %s failed", "ada@example.org")
+    [line] = out.lines()
+    assert line["event"] == "retry for [redacted] failed"
+    assert (line["logger"], line["level"], line["worker"]) == ("botocore.hooks", "error", "1/2 pid 77")
+    assert "timestamp" in line
+    assert "ada@example.org" not in out.text()
+
+
+def test_configuring_again_replaces_the_library_handler() -> None:
+    """configure_logging called twice leaves one handler of its own on the root logger: a
+    library line is written once, to the latest stream."""
+    first = Rendered(PRODUCTION)
+    second = Rendered(PRODUCTION)
+    logging.getLogger("waitress").error("too many connections")
+    assert first.lines() == []
+    assert [line["event"] for line in second.lines()] == ["too many connections"]
 
 
 def test_development_logs_are_not_redacted_by_default() -> None:

@@ -66,6 +66,11 @@ def serialize(event_dict: Any, **kwargs: Any) -> bytes:
         return json.dumps(event_dict, default=logged_form).encode()
 
 
+def serialize_text(event_dict: Any, **kwargs: Any) -> str:
+    """``serialize`` as text, for the standard library's handlers."""
+    return serialize(event_dict, **kwargs).decode()
+
+
 def naming(worker: str) -> Any:
     """Processor: add ``worker`` (which process of several wrote the line) to every line."""
 
@@ -102,12 +107,18 @@ def configure_logging(settings: Settings, stream: TextIO | None = None, worker: 
         processors.append(Redactor(settings.redact_keys))
     # Level and time are the logger's own: added after redaction, which need not read them.
     processors += [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    # The standard library's records (botocore, waitress...) go through the same processors
+    # (structlog's ProcessorFormatter): the same format, redacted, naming the worker.
+    foreign = [structlog.stdlib.add_logger_name, *processors]
+    text_renderer: Any
     if settings.json_logs:
         processors.append(structlog.processors.JSONRenderer(serializer=serialize, default=logged_form))
+        text_renderer = structlog.processors.JSONRenderer(serializer=serialize_text, default=logged_form)
         target: Any = getattr(stream, "buffer", stream)
         factory = structlog.BytesLoggerFactory(target)
     else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=stream.isatty()))
+        text_renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        processors.append(text_renderer)
         factory = structlog.PrintLoggerFactory(stream)
     structlog.configure(
         processors=processors,
@@ -115,6 +126,27 @@ def configure_logging(settings: Settings, stream: TextIO | None = None, worker: 
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(name)s %(levelname)s %(message)s")
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=foreign,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, text_renderer],
+        )
+    )
+    _install_handler(handler)
     for noisy in ("werkzeug", "botocore", "urllib3", "waitress"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+#: The root logger's handler installed by ``configure_logging`` (replaced when called again).
+_HANDLER: list[logging.Handler] = []
+
+
+def _install_handler(handler: logging.Handler) -> None:
+    root = logging.getLogger()
+    while _HANDLER:
+        root.removeHandler(_HANDLER.pop())
+    root.addHandler(handler)
+    _HANDLER.append(handler)
+    if root.level == logging.NOTSET or root.level > logging.WARNING:
+        root.setLevel(logging.WARNING)
