@@ -16,6 +16,8 @@ from briefy.choreographer.admin.provision import create_queues
 from briefy.choreographer.bootstrap import Application, connect
 from briefy.choreographer.config import Settings
 from briefy.choreographer.site import load_site, reset_site
+from tests.fixtures.twoactions import SITE_ZCML
+from tests.pairs import Pairs, pairs_settings
 from tests.support import TEST_STATE_KEY, MotoServer, Queues
 
 
@@ -75,3 +77,20 @@ def moto_server() -> Iterator[MotoServer]:
 def queues(moto_server: MotoServer) -> Queues:
     """Fresh, uniquely named events/mail/notification/DLQ queues on the moto server."""
     return Queues(moto_server.client()).create()
+
+
+@pytest.fixture
+def pairs_client() -> Iterator[Any]:
+    """A clean registry with the twoactions site loaded, and moto's mock."""
+    zope.component.testing.setUp()
+    reset_site()
+    load_site(Settings(zcml=SITE_ZCML))
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
+    zope.component.testing.tearDown()
+    reset_site()
+
+
+@pytest.fixture
+def pairs(pairs_client: Any) -> Pairs:
+    return Pairs(pairs_client, pairs_settings())

@@ -7,12 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import orjson
 import pytest
 import zope.component.testing
-from botocore.config import Config
-from moto import mock_aws
 from zope.component import getGlobalSiteManager
 from zope.interface import implementer
 
@@ -27,8 +24,8 @@ from briefy.choreographer.site import load_site, reset_site
 from briefy.common.schema import InvalidSchema, compile_schema
 from tests.fixtures.twoactions import SITE_ZCML
 from tests.packages import SLACK, install_extension, install_project
+from tests.pairs import Pairs
 from tests.support import event
-from tests.test_delivery import Pairs, pairs_settings
 
 DEAL = {"title": "Acme", "amount": 1200, "currency": "EUR", "owner": "Grace"}
 
@@ -224,20 +221,6 @@ def test_the_site_compiles_its_schemas_once(clean: None) -> None:
     first = load_site(Settings(zcml=SITE_ZCML)).data_schemas
     assert load_site(Settings(zcml=SITE_ZCML)).data_schemas is first
     assert "pair.created" in first
-
-
-@pytest.fixture
-def pairs() -> Iterator[Pairs]:
-    """The worker on the twoactions site (pair.created declares a data schema), on moto's mock."""
-    zope.component.testing.setUp()
-    reset_site()
-    with mock_aws():
-        client = boto3.client(
-            "sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1})
-        )
-        yield Pairs(client, pairs_settings())
-    zope.component.testing.tearDown()
-    reset_site()
 
 
 def test_the_worker_dead_letters_invalid_data_before_any_action(pairs: Pairs) -> None:

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-import boto3
 import orjson
 import pytest
-import zope.component.testing
-from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
@@ -23,12 +18,9 @@ from botocore.exceptions import (
     ParamValidationError,
     ReadTimeoutError,
 )
-from moto import mock_aws
 from structlog.testing import capture_logs
 
-from briefy.choreographer.admin.provision import create_queues
-from briefy.choreographer.bootstrap import Application, connect
-from briefy.choreographer.config import Settings
+from briefy.choreographer.bootstrap import Application
 from briefy.choreographer.pipeline.deadletter import fit, letter
 from briefy.choreographer.pipeline.decide import RetryPolicy
 from briefy.choreographer.pipeline.fifo import rounds
@@ -36,100 +28,15 @@ from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.retry import attempt_limit, explain_limit
 from briefy.choreographer.pipeline.state import STATE, RetryState
-from briefy.choreographer.site import load_site, reset_site
 from briefy.choreographer.worker import Worker
 from briefy.common.errors import is_transient
 from briefy.common.queue.message import SQSMessage, sqs_text
 from tests.faults import Faults, failure, to_queue
-from tests.fixtures.twoactions import SITE_ZCML
-from tests.support import LEAD_DATA, TEST_SEAL, TEST_STATE_KEY, event, with_settings
+from tests.pairs import Pairs, pair, pairs_settings
+from tests.support import LEAD_DATA, TEST_SEAL, event, with_settings
 
 FIRST = "pair.created.first"
 SECOND = "pair.created.second"
-
-
-def pair(**fields: Any) -> dict[str, Any]:
-    """A ``pair.created`` event (two actions: first.queue, then second.queue)."""
-    return event("pair.created", {"name": "left"}, **fields)
-
-
-class Pairs:
-    """The worker on the twoactions site's queues in moto's mock, and helpers to read them."""
-
-    def __init__(self, client: Any, settings: Settings) -> None:
-        self.client = client
-        site = load_site(settings)
-        create_queues(client, site.registry, settings)
-        self.app = connect(site, client)
-        self.worker = Worker(self.app)
-        self.urls = {name: str(queue.url) for name, queue in self.app.queues.items()}
-        self.urls["dlq"] = str(self.app.dead_letters.url)
-        self.fifo = settings.queue_name("events.queue", "events").endswith(".fifo")
-        self.received: list[str] = []
-        client.meta.events.register("after-call.sqs.ReceiveMessage", self._record)
-
-    def _record(self, parsed: dict[str, Any], **_: Any) -> None:
-        self.received += [message["ReceiptHandle"] for message in parsed.get("Messages", [])]
-
-    def send(self, body: Any, group: str = "g") -> str:
-        extra = {"MessageGroupId": group, "MessageDeduplicationId": str(random.random())} if self.fifo else {}
-        return str(
-            self.client.send_message(
-                QueueUrl=self.urls["events.queue"], MessageBody=json.dumps(body), **extra
-            )["MessageId"]
-        )
-
-    def take(self, name: str) -> list[dict[str, Any]]:
-        """Receive (and delete) what is on a queue."""
-        found: list[dict[str, Any]] = []
-        while True:
-            response = self.client.receive_message(
-                QueueUrl=self.urls[name], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            )
-            messages = response.get("Messages", [])
-            if not messages:
-                return found
-            for message in messages:
-                self.client.delete_message(QueueUrl=self.urls[name], ReceiptHandle=message["ReceiptHandle"])
-            found += messages
-
-    def expire(self) -> None:
-        """Make every event received so far visible again, as if its visibility timeout ran out."""
-        for handle in self.received:
-            with contextlib.suppress(ClientError):  # deleted, or from another queue
-                self.client.change_message_visibility(
-                    QueueUrl=self.urls["events.queue"], ReceiptHandle=handle, VisibilityTimeout=0
-                )
-        self.received.clear()
-
-
-@pytest.fixture
-def pairs_client() -> Iterator[Any]:
-    """A clean registry with the twoactions site loaded, and moto's mock."""
-    zope.component.testing.setUp()
-    reset_site()
-    load_site(Settings(zcml=SITE_ZCML))
-    with mock_aws():
-        yield boto3.client("sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}))
-    zope.component.testing.tearDown()
-    reset_site()
-
-
-def pairs_settings(**changes: Any) -> Settings:
-    values: dict[str, Any] = {
-        "endpoint_url": "http://mocked",
-        "zcml": SITE_ZCML,
-        "wait_time": 0,
-        "backoff_base": 0.0,
-        "concurrency": 1,
-        "state_keys": (TEST_STATE_KEY.encode(),),
-    }
-    return Settings(**{**values, **changes})
-
-
-@pytest.fixture
-def pairs(pairs_client: Any) -> Pairs:
-    return Pairs(pairs_client, pairs_settings())
 
 
 # -- bookkeeping ----------------------------------------------------------------

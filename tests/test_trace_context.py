@@ -4,25 +4,18 @@ outputs, its dead letter and its log lines."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-import zope.component.testing
-from botocore.config import Config
-from moto import mock_aws
 from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from briefy.choreographer.bootstrap import Application
-from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
 from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.state import RetryState
-from briefy.choreographer.site import load_site, reset_site
 from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import SQSMessage
 from briefy.common.queue.sqs import MAX_ATTRIBUTES
@@ -34,9 +27,8 @@ from briefy.common.tracecontext import (
 )
 from tests.aws import sns_notification
 from tests.faults import Faults, to_queue
-from tests.fixtures.twoactions import SITE_ZCML
+from tests.pairs import Pairs, pair
 from tests.support import LEAD_DATA, TEST_SEAL, event
-from tests.test_delivery import Pairs, pair, pairs_settings
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -218,21 +210,6 @@ def test_a_dead_letter_stays_within_sqs_s_ten_attributes() -> None:
     fitted, dropped = deadletter.fit(written, 262_144)
     assert len(fitted.attributes) == MAX_ATTRIBUTES and dropped == ["worker", "failed_at"]
     assert fitted.attributes["traceparent"] == TRACEPARENT
-
-
-@pytest.fixture
-def pairs() -> Iterator[Pairs]:
-    """The worker on the twoactions site (one event, two outputs) in moto's mock."""
-    zope.component.testing.setUp()
-    reset_site()
-    load_site(Settings(zcml=SITE_ZCML))
-    with mock_aws():
-        client = boto3.client(
-            "sqs", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1})
-        )
-        yield Pairs(client, pairs_settings())
-    zope.component.testing.tearDown()
-    reset_site()
 
 
 def test_all_outputs_of_an_event_share_its_trace(pairs: Pairs) -> None:
