@@ -99,18 +99,17 @@ class Planner:
             # Settled on an earlier receive whose delete failed: nothing to run again.
             log.info("event_already_settled", message_id=job.message.message_id)
             return
+        # None: an S3 object that cannot be read (job.bad or job.deferred says why).
         body = self.payloads.body(job)
-        if body is None:  # an S3 object that cannot be read: job.bad or job.deferred says why
-            self.tracing.begin(job)
-            return
-        try:
-            job.event = parse_event(body, job.fallback_id)
-        except BadInput as error:
-            job.bad = error
-            self.tracing.begin(job)  # its dead letter keeps the trace it came with
-            return
-        self.tracing.begin(job)
+        if body is not None:
+            try:
+                job.event = parse_event(body, job.fallback_id)
+            except BadInput as error:
+                job.bad = error
+        self.tracing.begin(job)  # a dead letter or a retry keeps the trace it came with
         event = job.event
+        if event is None:
+            return
         assert job.trace is not None
         where: dict[str, str] = {}  # where the event came from, when not straight from SQS
         if event.envelope is not None:
