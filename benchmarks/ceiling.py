@@ -2,15 +2,18 @@
 
 ``python -m benchmarks.ceiling`` (queue names from the worker's settings): one
 thread receives up to 10 events with a long poll, makes each event's output as
-the reference choreography does (the payload and attributes the worker sends),
-sends the outputs with one SendMessageBatch per output
-queue and deletes the batch with one DeleteMessageBatch. No schema check, no
-retries of its own, no logging: what the queue work alone costs.
+the reference choreography does, the same message the worker sends (payload,
+message attributes, and the trace context every output carries: a
+``traceparent`` attribute and the ``AWSTraceHeader`` system attribute of a new
+trace), sends the outputs with one SendMessageBatch per output queue and
+deletes the batch with one DeleteMessageBatch. No schema check, no retries of
+its own, no logging: what the queue work alone costs.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import sys
 import threading
@@ -37,10 +40,18 @@ def output(event: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "event_name": event["event_name"],
         "action": action,
         "request_id": event["request_id"],
+        # The events carry no trace context: each output starts a trace, as the worker's do.
+        "traceparent": f"00-{(trace := secrets.token_hex(16))}-{(span := secrets.token_hex(8))}-01",
     }
     return role, {
         "MessageBody": json.dumps(payload),
         "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        "MessageSystemAttributes": {
+            "AWSTraceHeader": {
+                "DataType": "String",
+                "StringValue": f"Root=1-{trace[:8]}-{trace[8:]};Parent={span};Sampled=1",
+            }
+        },
     }
 
 
