@@ -13,7 +13,7 @@ How receiving keeps batches full at every load:
   receiving on until a receive comes back short: a backlog is drained
   ``concurrency`` batches at a time. A probe that comes back short means a steady
   stream, not a backlog: the loop goes back to one batch at a time and probes
-  more seldom, so a steady stream keeps its batches full.
+  more seldom (until the stream pauses), so a steady stream keeps its batches full.
 
 Every receive first takes one of ``concurrency`` slots, released once its batch is
 settled: a batch never waits for a processing thread, and no more than
@@ -49,8 +49,53 @@ RECEIVE_GRACE = 1.0
 #: Full receives in a row after which the receive loop probes for a backlog: it receives
 #: the next batch while the last one is processed (a full batch or two may be a burst).
 FULL_TO_GROW = 3
-#: The most full receives in a row between two probes (see ``QueueWorker._receive_loop``).
+#: Full receives in a row before the next probe, after one came back short (``BacklogProbe``).
 MAX_PROBE_AFTER = 32
+
+
+#: What the receive loop does with a batch (``BacklogProbe.received``): handle it itself, then
+#: receive; hand it over and receive the next at once (a probe); or hand it over, receive on,
+#: and start further receive loops while there is room (a backlog).
+HANDLE, AHEAD, GROW = "handle", "ahead", "grow"
+
+
+class BacklogProbe:
+    """When the primary receive loop looks for a backlog: a decision on receive counts alone.
+
+    One batch at a time until ``probe_after`` full receives in a row suggest a backlog;
+    then the next batch is received while the last one is processed (a probe, only with
+    ``room``: a free slot to receive into). A probe that comes back full is a backlog
+    (``GROW``). One that comes back short was a steady stream kept busy, not a backlog: it
+    cost a small batch (and a steady stream's batches, once one is short, stay uneven
+    for a while), so the next probe waits for ``MAX_PROBE_AFTER`` full receives in a row.
+    Short receives, which a steady stream has now and then, leave that as it is; an
+    empty one (the stream has paused) brings it back to ``FULL_TO_GROW``, so the first
+    run of full receives after a pause is probed soon.
+    """
+
+    def __init__(self, batch_size: int, probing: bool = False) -> None:
+        self.batch_size = batch_size
+        self.probing = probing
+        self.probe_after = FULL_TO_GROW
+        self.full_in_a_row = 0
+
+    def received(self, count: int, room: bool) -> str:
+        """What to do with a receive of ``count`` messages: ``HANDLE``, ``AHEAD`` or ``GROW``."""
+        full = count >= self.batch_size
+        if self.probing:
+            if full:
+                return GROW
+            self.probing, self.full_in_a_row = False, 0
+            self.probe_after = MAX_PROBE_AFTER
+            return HANDLE
+        if full:
+            self.full_in_a_row += 1
+            self.probing = self.full_in_a_row >= self.probe_after and room
+            return AHEAD if self.probing else HANDLE
+        self.full_in_a_row = 0
+        if not count:
+            self.probe_after = FULL_TO_GROW
+        return HANDLE
 
 
 class QueueWorker:
@@ -161,17 +206,10 @@ class QueueWorker:
     def _receive_loop(self, primary: bool) -> None:
         """Receive until stopped (``primary``) or until a receive comes back short.
 
-        One batch at a time until ``probe_after`` full receives in a row suggest a
-        backlog; then the next batch is received while the last one is processed (a
-        probe). A probe that comes back full is a backlog: more loops start, and all
-        receive on. One that comes back short was not: it costs a small batch, so
-        the next probe waits for twice as many full receives (up to
-        ``MAX_PROBE_AFTER``); a short receive of its own (no backlog at all) brings
-        it back to ``FULL_TO_GROW``.
+        When to receive ahead is ``BacklogProbe``'s decision; a batch that is not handed
+        over is handled in this thread, as a plain loop would.
         """
-        full_in_a_row = 0
-        probe_after = FULL_TO_GROW
-        probing = not primary  # a further loop is started on a backlog: it receives on
+        backlog = BacklogProbe(self.batch_size, probing=not primary)  # a further loop receives on
         try:
             while self._take_slot():
                 try:
@@ -184,6 +222,7 @@ class QueueWorker:
                 if not messages:
                     self._give_back(batch=False)
                     if primary:
+                        backlog.received(0, room=False)
                         continue
                     return
                 if self.stopping:
@@ -193,25 +232,14 @@ class QueueWorker:
                 self.heartbeat.track(messages)
                 with self._state:
                     self._in_progress += 1
-                full = len(messages) >= self.batch_size
-                if not primary and not full:
+                if not primary and len(messages) < self.batch_size:
                     self._batches.put(messages)
                     return
-                if probing and full:  # a backlog: receive on, with more loops while there is room
+                step = backlog.received(len(messages), room=self._slots > 0)
+                if step != HANDLE:  # receive the next batch while this one is processed
                     self._batches.put(messages)
-                    self._more_receivers()
-                    continue
-                if probing:  # the probe came back short: probe more seldom
-                    probing, full_in_a_row = False, 0
-                    probe_after = min(2 * probe_after, MAX_PROBE_AFTER)
-                elif full:
-                    full_in_a_row += 1
-                    # A probe needs a free slot to receive ahead into (never with one).
-                    probing = full_in_a_row >= probe_after and self._slots > 0
-                else:  # no backlog at all
-                    full_in_a_row, probe_after = 0, FULL_TO_GROW
-                if probing:  # receive the next batch while this one is processed
-                    self._batches.put(messages)
+                    if step == GROW:  # a backlog: receive on, with more loops while there is room
+                        self._more_receivers()
                     continue
                 # One batch at a time: handled here, as a plain loop would (no hand-over to
                 # another thread); the next receive takes what arrives meanwhile.
