@@ -75,7 +75,7 @@ def integrity(report: Report) -> list[str]:
 
 def _problems(label: str, result: LoopResult) -> list[str]:
     tally, found = result.tally, []
-    if result.name == "worker" and tally.verified != result.events:
+    if tally.verified != result.events:
         found.append(f"{label}: {tally.verified} of {result.events} outputs checked correct")
     found += [f"{label}: wrong output: {text}" for text in tally.wrong[:5]]
     if tally.unknown:

@@ -108,7 +108,6 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
                         events,
                         warmup=options.warmup,
                         window=options.window,
-                        verify=name == "worker",
                         timeout=options.timeout,
                         extra=extra if name == "worker" else {},
                         backlog=scenario == "backlog",

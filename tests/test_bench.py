@@ -10,14 +10,18 @@ import pytest
 
 from benchmarks import ceiling, inprocess
 from benchmarks.cpu import cpu_seconds
+from benchmarks.memory import MemoryClient
 from benchmarks.options import Options
 from benchmarks.process import LoopResult
 from benchmarks.report import render, targets
 from benchmarks.run import Report, machine
 from benchmarks.stream import Tally, wrong_output
+from briefy.choreographer.bootstrap import connect
 from briefy.choreographer.cli.dryrun import report as dry_run
 from briefy.choreographer.config import Settings
 from briefy.choreographer.site import load_site
+from briefy.choreographer.worker import Worker
+from briefy.common.tracecontext import from_aws_trace_header, from_traceparent
 from tests import reference
 
 
@@ -47,16 +51,48 @@ def test_a_wrong_output_is_named(registry: Any) -> None:
     assert "on notification, not mail" in problem and "payload differs" in problem
 
 
+def worker_entry(message: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The queue URL and SendMessageBatch entry the real worker sends for ``message`` (the
+    reference site on queues bound to the in-memory client; logging as the tests have it)."""
+    entries: list[tuple[str, dict[str, Any]]] = []
+    client = MemoryClient()
+    send = client.send_message_batch
+
+    def recording(QueueUrl: str, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # noqa: N803
+        entries.extend((QueueUrl, entry) for entry in Entries)
+        return send(QueueUrl=QueueUrl, Entries=Entries)
+
+    client.send_message_batch = recording  # type: ignore[method-assign]
+    settings = Settings(region="us-east-1", endpoint_url="memory://", wait_time=0, extensions=())
+    app = connect(load_site(settings), client)
+    worker = Worker(app)
+    client.put(str(app.events.url), reference.body(message))
+    try:
+        assert worker.run_once() == 1
+    finally:
+        worker.heartbeat.stop()
+    [found] = entries
+    return found
+
+
 @pytest.mark.parametrize("number", [0, 1])
-def test_the_ceiling_sends_what_the_worker_sends(registry: Any, number: int) -> None:
-    """The ceiling's output is the worker's payload, to the same queue, with the same attributes,
-    so the two loops do the same queue work."""
+def test_the_ceiling_sends_what_the_worker_sends(number: int) -> None:
+    """The ceiling's output is the real worker's message: the same payload to the same queue,
+    the same message attributes and the same trace context (a traceparent and the
+    AWSTraceHeader of one new trace), so the two loops do the same queue work."""
     message = reference.event(number)
-    planned = planned_output(registry, message)
+    url, sent = worker_entry(message)
     role, entry = ceiling.output(message)
-    assert role == planned["sqs_queue"]
-    assert orjson.loads(entry["MessageBody"]) == planned["payload"]
-    assert set(entry["MessageAttributes"]) == {"output_id", "event_id", "event_name", "action", "request_id"}
+    assert url.rsplit("/", 1)[-1].startswith(role)
+    assert orjson.loads(entry["MessageBody"]) == orjson.loads(sent["MessageBody"])
+    assert set(entry["MessageAttributes"]) == set(sent["MessageAttributes"])
+    assert set(entry["MessageSystemAttributes"]) == set(sent["MessageSystemAttributes"]) == {"AWSTraceHeader"}
+    for name in ("output_id", "event_id", "event_name", "action", "request_id"):
+        assert entry["MessageAttributes"][name] == sent["MessageAttributes"][name]
+    traceparent = entry["MessageAttributes"]["traceparent"]["StringValue"]
+    header = entry["MessageSystemAttributes"]["AWSTraceHeader"]["StringValue"]
+    assert from_traceparent(traceparent) == from_aws_trace_header(header) is not None
+    assert len(traceparent) == len(sent["MessageAttributes"]["traceparent"]["StringValue"])
 
 
 def test_cpu_seconds_come_from_proc() -> None:
