@@ -42,6 +42,7 @@ from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.queues.mail import MailQueue
 from briefy.choreographer.site import load_site, reset_site
+from briefy.common.claimcheck import SIZE_ATTRIBUTES
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SQSMessage
 from tests.packages import SLACK, install_project
@@ -136,7 +137,7 @@ def test_a_receive_operation_with_a_message_per_event_name(registry: Any) -> Non
     assert payload["properties"]["event_name"]["const"] == "lead.created"
     assert payload["properties"]["data"]["type"] == "object"
     assert "no data_schema" in found["lead.created"]["description"]
-    assert set(found["mail.sent"]["headers"]["properties"]) == set(trace_attributes())
+    assert set(found["mail.sent"]["headers"]["properties"]) == {*trace_attributes(), *SIZE_ATTRIBUTES}
 
 
 def test_the_event_message_schema_takes_what_the_worker_takes(registry: Any) -> None:
@@ -217,6 +218,7 @@ def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
 ) -> None:
     """With no trace context module, no message declares trace headers; with one, the events and the
     outputs declare the attributes it names, and a letter those the dead-letter module writes."""
+    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, None)  # the pointer's headers aside
     monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, None)  # a release that carries none
     untraced = tuple(name for name in deadletter.EXPENDABLE if name not in ("traceparent", "tracestate"))
     monkeypatch.setattr(deadletter, "EXPENDABLE", untraced)
@@ -242,13 +244,31 @@ def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
 def test_a_letters_pointer_attributes_are_declared_where_large_payloads_are_supported(
     registry: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A claim check module's size attributes (kept on the letter of a pointer) become headers."""
+    """A claim check module's size attributes become headers: of the events (a pointer's body is
+    read from S3) and of the letter (kept on the letter of a pointer)."""
     monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, None)
-    without = headers_of(doc_of())["letter"]
+    without = headers_of(doc_of())
     claim_check = types.ModuleType(CLAIM_CHECK_MODULE)
     claim_check.SIZE_ATTRIBUTES = ("ExtendedPayloadSize",)  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, claim_check)
-    assert headers_of(doc_of())["letter"] == without | {"ExtendedPayloadSize"}
+    found = headers_of(doc_of())
+    assert found["letter"] == without["letter"] | {"ExtendedPayloadSize"}
+    assert found["event"] == without["event"] | {"ExtendedPayloadSize"}
+    assert found["output"] == without["output"]
+
+
+def test_the_receive_operation_names_every_form_an_event_may_come_in(registry: Any) -> None:
+    """Besides its own body, an event may come in an SNS or EventBridge envelope, as a pointer to
+    S3 with its size attribute, and with X-Ray's trace header: the document says so."""
+    doc = doc_of()
+    text = doc["operations"]["receiveEvents"]["description"]
+    for form in ("SNS notification", "EventBridge event", "PayloadS3Pointer", "ExtendedPayloadSize"):
+        assert form in text
+    for message in messages(doc, "receiveEvents"):
+        headers = message["headers"]["properties"]
+        assert {"ExtendedPayloadSize", "SQSLargePayloadSize"} <= set(headers)
+        assert "type" not in headers["ExtendedPayloadSize"]  # any value was allowed before: no narrowing
+        assert "AWSTraceHeader" in headers["traceparent"]["description"]
 
 
 def test_a_broken_optional_module_is_not_taken_for_an_absent_one(

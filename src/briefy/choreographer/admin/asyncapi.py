@@ -52,7 +52,9 @@ _TRACE_IN = {
     "traceparent": {
         "type": "string",
         "description": "W3C Trace Context: the trace the event belongs to "
-        "(00-<trace id>-<parent id>-<flags>). A malformed value is ignored, never bad input.",
+        "(00-<trace id>-<parent id>-<flags>). Without it, X-Ray's AWSTraceHeader message system "
+        "attribute (Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>) is read; in an SNS "
+        "envelope, the envelope's MessageAttributes count. A malformed value is ignored, never bad input.",
     },
     "tracestate": {
         "type": "string",
@@ -289,7 +291,10 @@ def event_message(event: EventInfo, where: str) -> dict[str, Any]:
         f"actions: {', '.join(actions) or 'none (logged only)'}. {data_text}",
         "contentType": "application/json",
         "correlationId": {"location": "$message.payload#/request_id"},
-        "headers": {"type": "object", "properties": _described(trace_attributes(), _TRACE_IN)},
+        "headers": {
+            "type": "object",
+            "properties": {**_described(trace_attributes(), _TRACE_IN), **_pointer_headers()},
+        },
         "payload": event_payload(event.event_name, schema, where),
     }
 
@@ -519,6 +524,39 @@ def _letter_extras() -> dict[str, Any]:
     return {**_described(names, {**_TRACE_LETTER, **pointer}), **_described(pointer, pointer)}
 
 
+def _pointer_headers() -> dict[str, Any]:
+    """The attributes that say an event's body is a pointer to the event in S3 (none where this
+    release reads no large payloads)."""
+    claim_check = _optional(CLAIM_CHECK_MODULE)
+    if claim_check is None:
+        return {}
+    names = [name for name in getattr(claim_check, "SIZE_ATTRIBUTES", ()) if isinstance(name, str)]
+    return {
+        # No type: the headers allowed any value under these names before they were described.
+        name: {
+            "description": "Set (a Number attribute: the event's size in bytes) when the body is not the "
+            "event but a pointer to it in S3, as the Amazon SQS Extended Client writes it"
+            + ("" if index == 0 else f" (the legacy name of {names[0]})")
+            + "; the event is read from the object.",
+        }
+        for index, name in enumerate(names)
+    }
+
+
+#: The forms an event may arrive in besides its own JSON body (what ``_receive`` says of them).
+OTHER_FORMS = (
+    " An event may also arrive wrapped, as a topic or a rule delivers it: as an SNS notification (raw "
+    "message delivery off; the event is the envelope's Message, its MessageAttributes count as the "
+    "message's) or as an EventBridge event (the event is its detail; detail-type, time and id stand in "
+    "for a missing event_name, created_at and id). An envelope whose inner message is bad input is "
+    "dead-lettered whole with the inner message's reason; another SNS message type as "
+    "unsupported_envelope. A body too big for SQS may come as a pointer to the event in S3, in the "
+    'Amazon SQS Extended Client\'s format (["software.amazon.payloadoffloading.PayloadS3Pointer", '
+    '{"s3BucketName": ..., "s3Key": ...}] with the ExtendedPayloadSize attribute); a missing '
+    "object is dead-lettered as payload_missing."
+)
+
+
 def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
     return {
         "action": "receive",
@@ -527,7 +565,7 @@ def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
         "description": "The worker receives batches of up to 10 with long polling, runs the actions of each "
         "event, and deletes it once every available action has sent its payload; transient failures are "
         "retried with backoff. Bad input is dead-lettered at once (see sendDeadLetters). An event name "
-        "with no class of its own is logged and deleted.",
+        "with no class of its own is logged and deleted." + OTHER_FORMS,
         "messages": [_ref("channels", channel, "messages", key) for key in keys],
     }
 
