@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from briefy.choreographer.cli import main
+from briefy.choreographer.cli.dlq import error_type, note_unknown
 from briefy.choreographer.cli.sqs import not_running
 from briefy.choreographer.errors import ERROR_TYPES
 from briefy.choreographer.site import CHECKOUT, from_checkout
@@ -59,14 +60,28 @@ def test_no_command_prints_the_help_and_exits_0(capsys: pytest.CaptureFixture[st
     assert all(command in out for command in ("worker", "send", "dry-run", "queues", "dlq"))
 
 
-def test_an_unknown_error_type_is_refused_with_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    """``dlq show|redrive --error-type bogus`` exits 2, listing every error type there is."""
+def test_a_malformed_error_type_is_refused_with_the_valid_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    """``dlq show|redrive --error-type "Invalid JSON"`` exits 2, listing every error type this
+    version writes."""
     for action in ("show", "redrive"):
         with pytest.raises(SystemExit) as exit:
-            main(["dlq", action, "--error-type", "bogus"])
+            main(["dlq", action, "--error-type", "Invalid JSON"])
         assert exit.value.code == 2
         err = capsys.readouterr().err
-        assert "invalid choice: 'bogus'" in err and all(name in err for name in ERROR_TYPES)
+        assert "'Invalid JSON' is not an error type" in err and all(name in err for name in ERROR_TYPES)
+
+
+def test_an_error_type_this_version_never_writes_is_taken_with_a_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A well-formed type this version does not write (a typo, or another version's type) is
+    taken, and stderr says so with the types this version writes; a known one says nothing."""
+    assert error_type("some_future_type") == "some_future_type"
+    note_unknown(["invalid_json", "some_future_type"])
+    err = capsys.readouterr().err
+    assert "writes no error type 'some_future_type'" in err and "invalid_json" in err
+    note_unknown(sorted(ERROR_TYPES))
+    assert capsys.readouterr().err == ""
 
 
 MAKE = shutil.which("make")

@@ -213,6 +213,28 @@ def fill_dead_letters(queues: Queues, count: int) -> list[str]:
     return bodies
 
 
+def test_letters_of_an_error_type_another_version_wrote_are_found(
+    moto_server: MotoServer, queues: Queues
+) -> None:
+    """A letter whose error type this version never writes (another version wrote it) is shown
+    by ``--error-type`` with it, after a note on stderr; a known type finds none of it."""
+    env = tool_env(moto_server.url, queues)
+    fill_dead_letters(queues, 1)
+    queues.client.send_message(
+        QueueUrl=queues.urls["dlq"],
+        MessageBody="{}",
+        MessageAttributes={"error_type": {"DataType": "String", "StringValue": "some_future_type"}},
+    )
+    shown = choreographer(env, "dlq", "show", "--json", "--error-type", "some_future_type")
+    assert shown.returncode == 0, shown.stderr
+    assert "writes no error type 'some_future_type'" in shown.stderr
+    [group] = json.loads(shown.stdout)["groups"]
+    assert group["error_type"] == "some_future_type" and len(group["letters"]) == 1
+    known = choreographer(env, "dlq", "show", "--json", "--error-type", "output_rejected")
+    assert known.returncode == 0 and known.stderr == ""
+    assert [g["error_type"] for g in json.loads(known.stdout)["groups"]] == ["output_rejected"]
+
+
 def every_body(queues: Queues, dlq: int, events: int) -> Counter[str]:
     """How often each body is in the DLQ and the events queue together."""
     found = queues.drain("dlq", expected=dlq) + queues.drain("events", expected=events)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import signal
 import sys
 from collections import Counter
@@ -87,9 +89,38 @@ def _filters(parser: Any) -> None:
         action="append",
         default=[],
         metavar="TYPE",
-        choices=sorted(ERROR_TYPES),
-        help="only letters with this error type, e.g. invalid_json (repeat for several; one of: %(choices)s)",
+        type=error_type,
+        help="only letters with this error type, e.g. invalid_json (repeat for several); this version "
+        f"writes {', '.join(sorted(ERROR_TYPES))}, and letters another version wrote may have others",
     )
+
+
+#: What an error type looks like (every type any version writes: lower case words joined by ``_``).
+ERROR_TYPE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)*")
+
+
+def error_type(text: str) -> str:
+    """An ``--error-type``: any well-formed type, since letters another version of the worker wrote
+    may have types this one does not (``note_unknown`` says so); a malformed one is refused with
+    the types this version writes."""
+    if ERROR_TYPE.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an error type (lower case words joined by _); this version writes: "
+            + ", ".join(sorted(ERROR_TYPES))
+        )
+    return text
+
+
+def note_unknown(error_types: list[str]) -> None:
+    """Say on stderr which of ``error_types`` this version never writes (a typo, or another
+    version's type): the filter still takes letters that have it."""
+    unknown = [name for name in error_types if name not in ERROR_TYPES]
+    if unknown:
+        print(
+            f"note: this version writes no error type {', '.join(map(repr, unknown))} (letters another "
+            f"version wrote may have it); it writes: {', '.join(sorted(ERROR_TYPES))}",
+            file=sys.stderr,
+        )
 
 
 def _bind(settings: Any) -> tuple[Any, Any, Any]:
@@ -170,6 +201,7 @@ def render_show(queue_name: str, total: int, letters: list[DeadLetter], filtered
 def run_show(args: Any) -> int:
     """List the dead letters."""
     settings = settings_for_tool()
+    note_unknown(args.error_type)
     client, _, dead_letters = _bind(settings)
     match = Filter(args.event_name, args.error_type)
     with talking_to(client, settings):
@@ -274,6 +306,7 @@ def render_redrive(report: RedriveReport, source: str, target: str) -> str:
 def run_redrive(args: Any) -> int:
     """Move dead letters back to the events queue."""
     settings = settings_for_tool()
+    note_unknown(args.error_type)
     client, events, dead_letters = _bind(settings)
     redrive = Redrive(
         dead_letters, events, Filter(args.event_name, args.error_type), args.limit, args.dry_run
