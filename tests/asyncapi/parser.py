@@ -1,23 +1,22 @@
 """Installing the official AsyncAPI parser in a cache folder of the tests' own, and running it.
 
 The folder is ``CHOREOGRAPHER_NODE_CACHE``, else ``briefy-choreographer-asyncapi`` under the
-temporary directory, with one subfolder per lock (a new lock installs afresh); a
-file lock keeps two test runs on one machine from installing into it at once.
+temporary directory, with one subfolder per lock (a new lock installs afresh);
+``tests.cached_install`` installs it once per machine.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.cached_install import installed_once, run_or_raise
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(
@@ -56,20 +55,10 @@ class Parser:
         """The diagnostics of each document, by file name."""
         script = self.folder / "validate.mjs"
         shutil.copyfile(HERE / "validate.mjs", script)
-        result = subprocess.run(
-            ["node", str(script), *map(str, files)],
-            cwd=self.folder,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"the AsyncAPI parser failed (exit {result.returncode}): {result.stderr[-2000:]}"
-            )
+        command = ["node", str(script), *map(str, files)]
+        output = run_or_raise(command, RuntimeError, "the AsyncAPI parser", timeout=120, cwd=self.folder)
         found: dict[str, list[Diagnostic]] = {}
-        for entry in json.loads(result.stdout):
+        for entry in json.loads(output):
             found[entry["file"]] = [Diagnostic(**item) for item in entry["diagnostics"]]
         return found
 
@@ -79,31 +68,17 @@ def install(cache: Path = CACHE) -> Parser:
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
         raise ParserUnavailable(f"{'npm' if npm is None else 'node'} is not installed")
+
+    def npm_ci(folder: Path) -> None:
+        for name in ("package.json", "package-lock.json"):
+            shutil.copyfile(HERE / name, folder / name)
+        command = [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"]
+        what = f"npm ci of the AsyncAPI parser in {folder}"
+        run_or_raise(command, RuntimeError, what, timeout=600, cwd=folder)
+
     lock = (HERE / "package-lock.json").read_bytes()
     folder = cache / hashlib.sha256(lock + (HERE / "package.json").read_bytes()).hexdigest()[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)  # another test run may be installing here right now
-        took = 0.0
-        if not (folder / "installed").is_file():
-            started = time.monotonic()
-            for name in ("package.json", "package-lock.json"):
-                shutil.copyfile(HERE / name, folder / name)
-            result = subprocess.run(
-                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                cwd=folder,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(
-                    f"npm ci of the AsyncAPI parser failed in {folder} (exit {result.returncode}): "
-                    f"{(result.stderr or result.stdout)[-2000:]}"
-                )
-            took = time.monotonic() - started
-            (folder / "installed").write_text(f"{took:.1f}\n")
+    took = installed_once(folder, npm_ci)
     package: dict[str, Any] = json.loads(
         (folder / "node_modules" / "@asyncapi" / "parser" / "package.json").read_text()
     )

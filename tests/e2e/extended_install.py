@@ -11,14 +11,13 @@ on one machine from installing into it at once.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.cached_install import installed_once, run_or_raise
 
 #: The extended client the wire format is proved against (the newest on PyPI when written).
 REQUIREMENT = "amazon-sqs-extended-client==1.0.1"
@@ -44,26 +43,10 @@ class ExtendedClient:
 
 def install(cache: Path = CACHE) -> ExtendedClient:
     """The extended client of ``REQUIREMENT``, installed with pip unless it already is."""
+
+    def pip_install(folder: Path) -> None:
+        command = [*PIP_INSTALL, "--target", str(folder), REQUIREMENT]
+        run_or_raise(command, ClientUnavailable, f"pip install {REQUIREMENT} into {folder}", timeout=300)
+
     folder = cache / REQUIREMENT.replace("==", "-")
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f"{folder.name}.lock", "w") as guard:
-        fcntl.flock(guard, fcntl.LOCK_EX)  # another test run may be installing here right now
-        done = folder / ".installed"
-        if done.is_file():
-            return ExtendedClient(folder, 0.0)
-        started = time.monotonic()
-        result = subprocess.run(
-            [*PIP_INSTALL, "--target", str(folder), REQUIREMENT],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ClientUnavailable(
-                f"pip install {REQUIREMENT} into {folder} failed (exit {result.returncode}): "
-                f"{(result.stderr or result.stdout)[-2000:]}"
-            )
-        took = time.monotonic() - started
-        done.write_text(f"{took:.1f}\n")
-        return ExtendedClient(folder, took)
+    return ExtendedClient(folder, installed_once(folder, pip_install))
