@@ -103,7 +103,6 @@ def measure(
     *,
     warmup: int = 50,
     window: int = 30,
-    verify: bool = True,
     timeout: float = 300.0,
     extra: Mapping[str, str] | None = None,
     backlog: bool = False,
@@ -120,7 +119,7 @@ def measure(
             stderr=subprocess.STDOUT,
         )
         try:
-            stream = Stream(queues, window=window, verify=verify)
+            stream = Stream(queues, window=window)
             alive = lambda: process.poll() is None  # noqa: E731
             stream.run(warmup, timeout=max(60.0, timeout / 4), alive=alive)
             earlier = stream.tally.copy()

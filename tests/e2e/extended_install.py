@@ -5,8 +5,8 @@ so it is never installed where the tests and the worker run: ``pip install --tar
 puts it (without its one dependency, boto3, which the test environment has) in
 ``CHOREOGRAPHER_PIP_CACHE``, else ``briefy-choreographer-extended-client`` under the
 temporary directory, one subfolder per pinned version; only the processes that run
-``tests/e2e/extended_client.py`` get it on their path. A file lock keeps two test runs
-on one machine from installing into it at once.
+``tests/e2e/extended_client.py`` get it on their path. ``tests.cached_install`` installs
+it once per machine.
 """
 
 from __future__ import annotations

@@ -511,26 +511,27 @@ def _letter_extras() -> dict[str, Any]:
     attributes where this release has them."""
     known = {*deadletter.REASONS, STATE, SEAL}
     names = [name for name in deadletter.EXPENDABLE if name not in known]
-    claim_check = _optional(CLAIM_CHECK_MODULE)
     pointer = {
         name: {
             "type": "string",
             "description": "Kept from the event when its body is a pointer to a large payload in S3, so "
             "a redrive reads the same object.",
         }
-        for name in getattr(claim_check, "SIZE_ATTRIBUTES", ())
-        if isinstance(name, str)
+        for name in size_attributes()
     }
     return {**_described(names, {**_TRACE_LETTER, **pointer}), **_described(pointer, pointer)}
 
 
-def _pointer_headers() -> dict[str, Any]:
-    """The attributes that say an event's body is a pointer to the event in S3 (none where this
-    release reads no large payloads)."""
+def size_attributes() -> list[str]:
+    """The attributes that say a body is a pointer to a large payload in S3, as the claim check
+    module names them (none where this release reads no large payloads)."""
     claim_check = _optional(CLAIM_CHECK_MODULE)
-    if claim_check is None:
-        return {}
-    names = [name for name in getattr(claim_check, "SIZE_ATTRIBUTES", ()) if isinstance(name, str)]
+    return [name for name in getattr(claim_check, "SIZE_ATTRIBUTES", ()) if isinstance(name, str)]
+
+
+def _pointer_headers() -> dict[str, Any]:
+    """The attributes that say an event's body is a pointer to the event in S3."""
+    names = size_attributes()
     return {
         # No type: the headers allowed any value under these names before they were described.
         name: {
@@ -543,18 +544,26 @@ def _pointer_headers() -> dict[str, Any]:
     }
 
 
-#: The forms an event may arrive in besides its own JSON body (what ``_receive`` says of them).
-OTHER_FORMS = (
-    " An event may also arrive wrapped, as a topic or a rule delivers it: as an SNS notification (raw "
-    "message delivery off; the event is the envelope's Message, its MessageAttributes count as the "
-    "message's) or as an EventBridge event (the event is its detail; detail-type, time and id stand in "
-    "for a missing event_name, created_at and id). An envelope whose inner message is bad input is "
-    "dead-lettered whole with the inner message's reason; another SNS message type as "
-    "unsupported_envelope. A body too big for SQS may come as a pointer to the event in S3, in the "
-    'Amazon SQS Extended Client\'s format (["software.amazon.payloadoffloading.PayloadS3Pointer", '
-    '{"s3BucketName": ..., "s3Key": ...}] with the ExtendedPayloadSize attribute); a missing '
-    "object is dead-lettered as payload_missing."
-)
+def other_forms() -> str:
+    """What ``receiveEvents`` says of the forms an event may arrive in besides its own JSON body:
+    the envelopes, and a pointer to S3 as the claim check module reads it (where it is)."""
+    text = (
+        " An event may also arrive wrapped, as a topic or a rule delivers it: as an SNS notification (raw "
+        "message delivery off; the event is the envelope's Message, its MessageAttributes count as the "
+        "message's) or as an EventBridge event (the event is its detail; detail-type, time and id stand "
+        "in for a missing event_name, created_at and id). An envelope whose inner message is bad input is "
+        "dead-lettered whole with the inner message's reason; another SNS message type as "
+        "unsupported_envelope."
+    )
+    claim_check, sizes = _optional(CLAIM_CHECK_MODULE), size_attributes()
+    pointer_class = getattr(claim_check, "POINTER_CLASS", None)
+    if isinstance(pointer_class, str) and sizes:
+        text += (
+            " A body too big for SQS may come as a pointer to the event in S3, in the Amazon SQS Extended "
+            f'Client\'s format (["{pointer_class}", {{"s3BucketName": ..., "s3Key": ...}}] with the '
+            f"{sizes[0]} attribute); a missing object is dead-lettered as payload_missing."
+        )
+    return text
 
 
 def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
@@ -565,7 +574,7 @@ def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
         "description": "The worker receives batches of up to 10 with long polling, runs the actions of each "
         "event, and deletes it once every available action has sent its payload; transient failures are "
         "retried with backoff. Bad input is dead-lettered at once (see sendDeadLetters). An event name "
-        "with no class of its own is logged and deleted." + OTHER_FORMS,
+        "with no class of its own is logged and deleted." + other_forms(),
         "messages": [_ref("channels", channel, "messages", key) for key in keys],
     }
 
