@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 from structlog.testing import capture_logs
 
-from briefy.choreographer.bootstrap import Application
+from briefy.choreographer.bootstrap import Application, bootstrap, tool_client
+from briefy.choreographer.config import Settings
 from briefy.choreographer.worker import Worker
 from tests.faults import Faults, to_queue
-from tests.support import LEAD_DATA, MAIL_DATA, event, with_settings
+from tests.support import LEAD_DATA, MAIL_DATA, event, free_port, with_settings
 
 
 class Harness:
@@ -66,6 +68,29 @@ def test_internal_lead_is_sent_to_mail_and_deleted(harness: Harness) -> None:
     assert payload["email"] == "ada@example.org"
     assert payload["guid"] == message["guid"]
     assert harness.counts() == (0, 0)
+
+
+def test_the_worker_s_own_client_skips_botocore_s_parameter_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker checks what it sends itself; its SQS client does not check again (a tool's
+    does), and the worker works through it: a lead in, its mail out, the event deleted."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings.from_env({"CHOREOGRAPHER_EMBEDDED_PORT": str(free_port())})
+    app = bootstrap(settings)
+    harness = Harness(app)
+    try:
+        with pytest.raises(ParamValidationError):  # a tool's client: botocore refuses it
+            tool_client(settings).get_queue_url(QueueName=5)
+        with pytest.raises(ClientError):  # the worker's: SQS refuses it, with its error
+            app.client.get_queue_url(QueueName=5)
+        harness.send(event("lead.created", LEAD_DATA))
+        assert harness.worker.run_once() == 1
+        [payload] = harness.bodies("mail.queue")
+        assert payload["email"] == "ada@example.org"
+        assert harness.counts() == (0, 0)
+    finally:
+        harness.worker.heartbeat.stop()
+        app.close()
 
 
 def test_mail_sent_is_sent_to_notification(harness: Harness) -> None:
