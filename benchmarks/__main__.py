@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 import orjson
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         inprocess_events=args.inprocess_events,
         concurrency=args.concurrency,
     )
+    # SIGTERM unwinds like Ctrl-C: moto's server and the loop under test are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     report = bench(options, progress=lambda text: print(f"bench: {text}", file=sys.stderr, flush=True))
     print(orjson.dumps(as_json(report), option=orjson.OPT_INDENT_2).decode() if args.json else render(report))
     if integrity(report):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -41,7 +44,6 @@ def test_bench_produces_every_figure_from_correct_outputs() -> None:
 
 def test_bench_says_what_it_lacks() -> None:
     """Away from a checkout (no tests' reference data) it says so and exits 2, with no traceback."""
-    import os
     import tempfile
 
     with tempfile.TemporaryDirectory() as elsewhere:
@@ -54,3 +56,46 @@ def test_bench_says_what_it_lacks() -> None:
         )
     assert run.returncode == 2
     assert b"cannot run: run it from a checkout" in run.stderr and b"Traceback" not in run.stderr
+
+
+def children(pid: int) -> set[int]:
+    """The processes whose parent is ``pid``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.add(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
+    """SIGTERM mid-run unwinds it as Ctrl-C does: moto's server and the loop under test end too."""
+    command = [sys.executable, "-m", "benchmarks", *ARGS]
+    bench = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert bench.stderr is not None
+    for line in bench.stderr:  # the first loop under test is starting
+        if b"steady round 1/1" in line:
+            break
+    deadline = time.monotonic() + 60
+    while len(started := children(bench.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(started) >= 2, "moto's server and the loop under test"
+    bench.send_signal(signal.SIGTERM)
+    assert bench.wait(60) == 143
+    deadline = time.monotonic() + 30
+    while any(os.path.exists(f"/proc/{pid}") for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in started if os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)]
+    assert left == []
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
