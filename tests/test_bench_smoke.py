@@ -58,18 +58,23 @@ def test_bench_says_what_it_lacks() -> None:
     assert b"cannot run: run it from a checkout" in run.stderr and b"Traceback" not in run.stderr
 
 
+def stat(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command's name (state, parent, ...); None
+    once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as file:
+            return file.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def children(pid: int) -> set[int]:
     """The processes whose parent is ``pid``."""
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.add(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    return found
+    return {
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and (fields := stat(entry)) is not None and fields[1] == str(pid)
+    }
 
 
 def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
@@ -89,13 +94,5 @@ def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
     deadline = time.monotonic() + 30
     while any(os.path.exists(f"/proc/{pid}") for pid in started) and time.monotonic() < deadline:
         time.sleep(0.1)
-    left = [pid for pid in started if os.path.exists(f"/proc/{pid}") and "Z" not in _state(pid)]
+    left = [pid for pid in started if (fields := stat(pid)) is not None and fields[0] != "Z"]
     assert left == []
-
-
-def _state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"

@@ -44,8 +44,9 @@ EMBEDDED_CREDENTIALS = {"aws_access_key_id": "embedded", "aws_secret_access_key"
 #: ``OutgoingMessage``, ids and counts of its own), so the validation repeats what is known.
 #: A request wrong all the same fails as it would have: SQS refuses it, or botocore cannot
 #: write it; either way a permanent failure of that call, logged with its error.
-#: Measured (docs/performance.rst): about 6% of the worker's CPU per event (seven pairs on a
-#: steady stream, from 1% more to 15% less). Tools and the readiness probe keep it.
+#: Measured (docs/performance.rst): the validation cost a median 6% of the worker's CPU per
+#: event (seven pairs on a steady stream; from 1% less to 15% more). Tools and the readiness
+#: probe keep it.
 WORKER_CLIENT = Config(parameter_validation=False)
 
 T = TypeVar("T")
