@@ -83,9 +83,9 @@ class SoakResult:
         )
 
 
-def soak_events(count: int) -> tuple[list[dict[str, Any]], set[str]]:
-    """The events (half leads, a quarter mail.sent, a quarter pair.created) and their output ids."""
-    events, expected = [], set()
+def soak_events(count: int) -> list[tuple[dict[str, Any], set[str]]]:
+    """The events (half leads, a quarter mail.sent, a quarter pair.created), each with its output ids."""
+    events = []
     for n in range(count):
         if n % 4 in (0, 1):
             message = event("lead.created", LEAD_DATA)
@@ -96,9 +96,8 @@ def soak_events(count: int) -> tuple[list[dict[str, Any]], set[str]]:
         else:
             message = event("pair.created", {"name": f"pair-{n}"})
             actions = ["pair.created.first", "pair.created.second"]
-        events.append(message)
-        expected.update(output_id(message["id"], action) for action in actions)
-    return events, expected
+        events.append((message, {output_id(message["id"], action) for action in actions}))
+    return events
 
 
 class Collector:
@@ -151,6 +150,44 @@ class Collector:
                 self._stop.wait(0.1)
 
 
+class Feeder:
+    """Sends the events in tens, in a thread, while fewer than ``ahead`` of the outputs of those
+    sent are still to be collected: the worker never runs far ahead of the collector, so each
+    fault of the plan, armed at a share of the outputs collected, meets calls still to come (with
+    every event sent at once, the worker could finish while the collector caught up, and a late
+    burst went unused)."""
+
+    def __init__(
+        self,
+        queues: DeliveryQueues,
+        events: list[tuple[dict[str, Any], set[str]]],
+        collector: Collector,
+        ahead: int = 60,
+    ) -> None:
+        self.queues, self.events, self.collector, self.ahead = queues, events, collector, ahead
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
+
+    def start(self) -> Feeder:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        awaited: set[str] = set()
+        for start in range(0, len(self.events), 10):
+            chunk = self.events[start : start + 10]
+            while len(awaited - self.collector.ids()) >= self.ahead:
+                if self._stop.wait(0.05):
+                    return
+            self.queues.send_batch([message for message, _ in chunk])
+            for _, ids in chunk:
+                awaited |= ids
+
+
 def wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -170,7 +207,8 @@ def run_soak(
     result = SoakResult(events=events)
     queues = DeliveryQueues(client_for(moto_url))
     queues.create(visibility_timeout=3)
-    messages, expected = soak_events(events)
+    soak = soak_events(events)
+    expected = set().union(*(ids for _, ids in soak))
     result.expected_outputs = len(expected)
     with FaultProxy(moto_url) as proxy:
         env = worker_env(
@@ -181,9 +219,8 @@ def run_soak(
             CHOREOGRAPHER_MAX_ATTEMPTS="100",
             CHOREOGRAPHER_SHUTDOWN_TIMEOUT="30",
         )
-        for start in range(0, len(messages), 10):
-            queues.send_batch(messages[start : start + 10])
         collector = Collector(queues).start()
+        feeder = Feeder(queues, soak, collector).start()
         workers = [WorkerProcess(env).start()]
         try:
             for mark, action, args in PLAN if plan is None else plan:
@@ -213,6 +250,7 @@ def run_soak(
         finally:
             for worker in workers:
                 worker.kill()
+            feeder.stop()
             collector.stop()
         collector.drain_once()
         result.injected = dict(proxy.injected)
