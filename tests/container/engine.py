@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 #: What CI installs (Debian's packages) when it has no engine: podman, the runtime
-#: and network stack it runs with here, and debootstrap for a base image.
-PODMAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "debootstrap")
+#: and network stack it runs with here (netavark writes its firewall rules with
+#: iptables, which podman only suggests: without it a compose network fails to start
+#: with "netavark: No such file or directory"), and debootstrap for a base image.
+PODMAN_PACKAGES = ("podman", "runc", "netavark", "aardvark-dns", "iptables", "debootstrap")
 #: Where Debian's podman keeps its helpers (netavark, aardvark-dns).
 HELPERS = Path("/usr/lib/podman")
 
