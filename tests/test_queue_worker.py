@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from briefy.common.climb import Climb
 from briefy.common.queue.message import SQSMessage
 from briefy.common.worker import AHEAD, FULL_TO_GROW, GROW, HANDLE, MAX_PROBE_AFTER, BacklogProbe, QueueWorker
 
@@ -21,6 +22,8 @@ class FakeQueue:
 
     name = "fake.queue"
     visibility_timeout = 30
+    #: Seconds a receive takes once it has its messages (the network, for real SQS).
+    latency = 0.005
 
     def __init__(self) -> None:
         self.waiting: deque[SQSMessage] = deque()
@@ -43,8 +46,9 @@ class FakeQueue:
             if not self.waiting:
                 self.arrived.wait(0.05)
             taken = [self.waiting.popleft() for _ in range(min(max_number, len(self.waiting)))]
+        time.sleep(self.latency)  # a receive takes a little time
+        with self.lock:
             self.concurrent -= 1
-        time.sleep(0.005)  # a receive takes a little time
         return taken
 
     def change_visibility(self, items: Iterable[tuple[SQSMessage, int]]) -> list[SQSMessage]:
@@ -98,16 +102,58 @@ def test_a_light_stream_is_received_in_full_batches_one_at_a_time() -> None:
     assert worker.batches and min(worker.batches) >= 1
 
 
-def test_a_backlog_is_drained_with_more_receives_at_once() -> None:
-    """A backlog gives full batch after full batch: receives grow to several at once, all full."""
+def test_a_backlog_far_away_is_drained_with_more_receives_at_once() -> None:
+    """A backlog on a queue whose calls wait on the network (as real SQS's do): each receive
+    loop more drains it faster, so the climb starts them, and every batch is full."""
     queue = FakeQueue()
+    queue.latency = 0.02
+    queue.put(1000)
+    worker = Recording(queue, seconds=0.02, concurrency=4)  # a send and a delete: two calls
+    with capture_logs() as logs:
+        thread = running(worker)
+        until(lambda: sum(worker.batches) == 1000, timeout=30)
+        worker.stop()
+        thread.join(10)
+    climbed = [line["loops"] for line in logs if line["event"] == "receive_loops"]
+    assert climbed[:2] == [1, 2]
+    assert queue.most_concurrent >= 2
+    assert worker.batches.count(10) == 100
+
+
+class Busy(FakeQueue):
+    """A queue on a server that answers one call at a time (as moto's does on a busy machine)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.server = threading.Lock()
+
+    def get_messages(self, max_number: int = 10, wait_time: int = 20) -> list[SQSMessage]:
+        with self.server:
+            return super().get_messages(max_number, wait_time)
+
+
+class Calling(Recording):
+    """Each batch's send and delete are calls to the busy server."""
+
+    def process_batch(self, messages: Sequence[SQSMessage]) -> None:
+        with self.queue.server:  # type: ignore[attr-defined]
+            super().process_batch(messages)
+
+
+def test_a_backlog_on_a_busy_server_is_drained_one_batch_at_a_time() -> None:
+    """When receiving ahead does not drain the backlog faster (the server is the bottleneck),
+    the climb goes back to one batch at a time and holds there: no second receive at once."""
+    queue = Busy()
     queue.put(400)
-    worker = Recording(queue, seconds=0.03, concurrency=4)
-    thread = running(worker)
-    until(lambda: sum(worker.batches) == 400, timeout=20)
-    worker.stop()
-    thread.join(10)
-    assert queue.most_concurrent > 1
+    worker = Calling(queue, seconds=0.01, concurrency=4)
+    with capture_logs() as logs:
+        thread = running(worker)
+        until(lambda: sum(worker.batches) == 400, timeout=30)
+        worker.stop()
+        thread.join(10)
+    steps = [(line["previous"], line["loops"]) for line in logs if line["event"] == "receive_loops"]
+    assert steps == [(0, 1), (1, 0)]
+    assert queue.most_concurrent == 1
     assert worker.batches.count(10) == 40
 
 
@@ -150,11 +196,19 @@ class Stuck(Recording):
         super().process_batch(messages)
 
 
+class Eager(Climb):
+    """A climb that drains every backlog with its most receive loops at once."""
+
+    def begin(self) -> None:
+        self.active, self.level = True, self.most
+
+
 def test_a_stop_releases_batches_received_and_not_started() -> None:
     """At stop, a batch waiting for a processing thread is made visible at once, unprocessed."""
     queue = FakeQueue()
     worker = Stuck(queue)
     worker._slots = 2  # one processing thread, room for a second batch to wait behind it
+    worker._climb = Eager(1)  # the receive loop receives on: a batch waits behind the stuck one
     queue.put(10 * (FULL_TO_GROW + 3))
     thread = running(worker)
     until(lambda: worker._in_progress == 2 and len(worker.batches) == FULL_TO_GROW)

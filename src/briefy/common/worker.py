@@ -8,12 +8,15 @@ How receiving keeps batches full at every load:
   collects everything that arrived meanwhile: a light or steady stream is handled
   in full batches, one at a time, as a plain receive/send/delete loop would;
 - after ``FULL_TO_GROW`` full receives in a row it probes for a backlog: it
-  receives the next batch while the last one is processed. When that receive too
-  comes back full, further receive loops start while there is room, each
-  receiving on until a receive comes back short: a backlog is drained
-  ``concurrency`` batches at a time. A probe that comes back short means a steady
-  stream, not a backlog: the loop goes back to one batch at a time and probes
-  more seldom (until the stream pauses), so a steady stream keeps its batches full.
+  receives the next batch while the last one is processed. A probe that comes
+  back short means a steady stream, not a backlog: the loop goes back to one
+  batch at a time and probes more seldom (until the stream pauses), so a steady
+  stream keeps its batches full;
+- when the probe too comes back full, it is a backlog, and ``Climb`` (see
+  ``briefy.common.climb``) decides how many receive loops drain it: as many as
+  make it drain faster, from one batch at a time up to ``concurrency`` loops each
+  receiving on. Every further loop ends at its first short receive, or when the
+  climb goes back below it.
 
 Every receive first takes one of ``concurrency`` slots, released once its batch is
 settled: a batch never waits for a processing thread, and no more than
@@ -31,6 +34,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from briefy.common.climb import Climb
 from briefy.common.errors import error_code, is_transient
 from briefy.common.heartbeat import Heartbeat
 from briefy.common.interfaces import IQueue
@@ -136,6 +140,7 @@ class QueueWorker:
         self._slots = self.concurrency  # receives that may start: taken per receive, given back per batch
         self._in_progress = 0  # batches received and not yet settled
         self._receivers = 0
+        self._climb = Climb(self.concurrency)  # fed and read under ``_state``
         self._batches: queues.SimpleQueue[Sequence[SQSMessage] | None] = queues.SimpleQueue()
 
     @property
@@ -223,6 +228,7 @@ class QueueWorker:
                     self._give_back(batch=False)
                     if primary:
                         backlog.received(0, room=False)
+                        self._backlog_over()
                         continue
                     return
                 if self.stopping:
@@ -236,11 +242,22 @@ class QueueWorker:
                     self._batches.put(messages)
                     return
                 step = backlog.received(len(messages), room=self._slots > 0)
+                if step == GROW:  # a backlog: the climb says how many loops receive on
+                    with self._state:
+                        self._climb.begin()
+                        level = self._climb.level
+                    if not primary and self._receivers > level:  # the climb went back below this loop
+                        self._batches.put(messages)
+                        return
+                    if level == 0:  # one batch at a time drains it fastest, for now
+                        step = HANDLE
                 if step != HANDLE:  # receive the next batch while this one is processed
                     self._batches.put(messages)
-                    if step == GROW:  # a backlog: receive on, with more loops while there is room
+                    if step == GROW:
                         self._more_receivers()
                     continue
+                if primary and not backlog.probing:
+                    self._backlog_over()
                 # One batch at a time: handled here, as a plain loop would (no hand-over to
                 # another thread); the next receive takes what arrives meanwhile.
                 self._handle(messages)
@@ -262,13 +279,29 @@ class QueueWorker:
             self._slots -= 1
             return True
 
-    def _give_back(self, batch: bool) -> None:
-        """A receive's slot is free again (``batch``: its batch was settled)."""
+    def _give_back(self, batch: bool, settled: int = 0) -> None:
+        """A receive's slot is free again (``batch``: its batch, of ``settled`` messages, was settled)."""
+        step = None
         with self._state:
             self._slots += 1
             if batch:
                 self._in_progress -= 1
+                step = self._climb.settled(settled)
             self._state.notify_all()
+        if step is not None:
+            log.info(
+                "receive_loops",
+                queue=self.queue.name,
+                loops=step.level,
+                previous=step.previous,
+                rate=round(step.rate, 1),
+                rate_below=None if step.below is None else round(step.below, 1),
+            )
+
+    def _backlog_over(self) -> None:
+        """The primary loop is back to one batch at a time: the next backlog climbs anew."""
+        with self._state:
+            self._climb.end()
 
     def _wait_settled(self) -> None:
         """Wait until no batch is in progress (or stopping)."""
@@ -277,9 +310,10 @@ class QueueWorker:
                 self._state.wait(0.5)
 
     def _more_receivers(self) -> None:
-        """Start another receive loop if there is room for its batch and no loop waits for one."""
+        """Start another receive loop if the climb's level wants one and there is room for its batch."""
         with self._state:
-            if self.stopping or self._receivers >= self.concurrency or self._slots <= 0:
+            wanted = min(self.concurrency, self._climb.level)
+            if self.stopping or self._receivers >= wanted or self._slots <= 0:
                 return
             self._receivers += 1
         threading.Thread(target=self._receive_loop, args=(False,), name="receive", daemon=True).start()
@@ -302,7 +336,7 @@ class QueueWorker:
         finally:
             self.heartbeat.forget(messages)
             self.last_turn = time.monotonic()
-            self._give_back(batch=True)
+            self._give_back(batch=True, settled=len(messages))
 
     # -- the whole run ---------------------------------------------------------
     def run(self) -> None:
