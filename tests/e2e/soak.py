@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from briefy.choreographer.actions import output_id
 from tests.e2e.delivery_support import DeliveryQueues, client_for, worker_env
@@ -100,23 +100,33 @@ def soak_events(count: int) -> list[tuple[dict[str, Any], set[str]]]:
     return events
 
 
-class Collector:
-    """Drains the output queues in a thread, counting each output id."""
+class Background:
+    """Runs ``_run`` in a daemon thread of its own between ``start()`` and ``stop()``."""
 
-    def __init__(self, queues: DeliveryQueues) -> None:
-        self.queues = queues
-        self.seen: Counter[str] = Counter()
-        self._lock = threading.Lock()
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> Collector:
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Collector(Background):
+    """Drains the output queues in a thread, counting each output id."""
+
+    def __init__(self, queues: DeliveryQueues) -> None:
+        super().__init__("collector")
+        self.queues = queues
+        self.seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
 
     def drain_once(self) -> int:
         client, got = self.queues.client, 0
@@ -150,7 +160,7 @@ class Collector:
                 self._stop.wait(0.1)
 
 
-class Feeder:
+class Feeder(Background):
     """Sends the events in tens, in a thread, while fewer than ``ahead`` of the outputs of those
     sent are still to be collected: the worker never runs far ahead of the collector, so each
     fault of the plan, armed at a share of the outputs collected, meets calls still to come (with
@@ -164,17 +174,8 @@ class Feeder:
         collector: Collector,
         ahead: int = 60,
     ) -> None:
+        super().__init__("feeder")
         self.queues, self.events, self.collector, self.ahead = queues, events, collector, ahead
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="feeder", daemon=True)
-
-    def start(self) -> Feeder:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
 
     def _run(self) -> None:
         awaited: set[str] = set()

@@ -120,6 +120,5 @@ class Climb:
     def _enter(self, level: int, came_up: bool) -> None:
         self.level = level
         self._came_up = came_up
-        self._skip = 1 + level  # the batches that may be in flight from before
+        self._skip = 1 + level  # the batches that may be in flight from before; the clock starts after
         self._batches = self._messages = 0
-        self._since = self.clock()

@@ -227,8 +227,7 @@ class QueueWorker:
                 if not messages:
                     self._give_back(batch=False)
                     if primary:
-                        backlog.received(0, room=False)
-                        self._backlog_over()
+                        self._decide(backlog, 0, primary)
                         continue
                     return
                 if self.stopping:
@@ -241,12 +240,14 @@ class QueueWorker:
                 if not primary and len(messages) < self.batch_size:
                     self._batches.put(messages)
                     return
-                step = backlog.received(len(messages), room=self._slots > 0)
+                step = self._decide(backlog, len(messages), primary)
                 if step == GROW:  # a backlog: the climb says how many loops receive on
                     with self._state:
-                        self._climb.begin()
-                        level = self._climb.level
-                    if not primary and self._receivers > level:  # the climb went back below this loop
+                        if primary:  # the primary's probe alone says a backlog begins or ends
+                            self._climb.begin()
+                        level = self._climb.level  # 0 once the backlog ended
+                        below = not primary and self._receivers > level
+                    if below:  # the climb went back below this loop, or the backlog ended
                         self._batches.put(messages)
                         return
                     if level == 0:  # one batch at a time drains it fastest, for now
@@ -256,8 +257,6 @@ class QueueWorker:
                     if step == GROW:
                         self._more_receivers()
                     continue
-                if primary and not backlog.probing:
-                    self._backlog_over()
                 # One batch at a time: handled here, as a plain loop would (no hand-over to
                 # another thread); the next receive takes what arrives meanwhile.
                 self._handle(messages)
@@ -298,10 +297,15 @@ class QueueWorker:
                 rate_below=None if step.below is None else round(step.below, 1),
             )
 
-    def _backlog_over(self) -> None:
-        """The primary loop is back to one batch at a time: the next backlog climbs anew."""
-        with self._state:
-            self._climb.end()
+    def _decide(self, backlog: BacklogProbe, count: int, primary: bool) -> str:
+        """``backlog``'s step for a receive of ``count``; when the primary loop's probe says the
+        backlog is over (a short receive), the climb ends: the next backlog climbs anew."""
+        was_backlog = backlog.probing
+        step = backlog.received(count, room=self._slots > 0)
+        if primary and was_backlog and not backlog.probing:
+            with self._state:
+                self._climb.end()
+        return step
 
     def _wait_settled(self) -> None:
         """Wait until no batch is in progress (or stopping)."""
