@@ -79,6 +79,19 @@ def test_the_end_of_a_backlog_starts_the_next_at_the_bottom() -> None:
     assert levels(drain(climb, clock, {0: 0.06, 1: 0.03, 2: 0.015}, 100)) == [(0, 1), (1, 2)]
 
 
+def test_a_backlog_that_ends_while_held_leaves_no_hold_to_the_next() -> None:
+    """The next backlog measures at once: its first step comes after one window, whatever
+    hold the last one ended in."""
+    clock = Clock()
+    climb = Climb(1, clock=clock)
+    climb.begin()
+    drain(climb, clock, {0: 0.06, 1: 0.03}, 20)  # at the top, held there
+    climb.end()
+    climb.begin()
+    assert drain(climb, clock, {0: 0.06, 1: 0.03}, WINDOW) == []
+    assert levels(drain(climb, clock, {0: 0.06, 1: 0.03}, 1)) == [(0, 1)]
+
+
 def test_with_no_room_for_a_second_loop_the_climb_stays_at_the_bottom_or_one() -> None:
     """Climb(0) never leaves level 0; Climb(1) goes no higher than one loop receiving on."""
     clock = Clock()

@@ -121,4 +121,4 @@ class Climb:
         self.level = level
         self._came_up = came_up
         self._skip = 1 + level  # the batches that may be in flight from before; the clock starts after
-        self._batches = self._messages = 0
+        self._batches = self._messages = self._held = 0
