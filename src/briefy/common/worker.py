@@ -7,7 +7,7 @@ How receiving keeps batches full at every load:
 - it waits until its batch is settled before it receives again, so the next receive
   collects everything that arrived meanwhile: a light or steady stream is handled
   in full batches, one at a time, as a plain receive/send/delete loop would;
-- after ``FULL_TO_GROW`` full receives in a row it probes for a backlog: it
+- after a few full receives in a row (``briefy.common.backlog``) it probes for a backlog: it
   receives the next batch while the last one is processed. A probe that comes
   back short means a steady stream, not a backlog: the loop goes back to one
   batch at a time and probes more seldom (until the stream pauses), so a steady
@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import structlog
 
+from briefy.common.backlog import GROW, HANDLE, BacklogProbe
 from briefy.common.climb import Climb
 from briefy.common.errors import error_code, is_transient
 from briefy.common.heartbeat import Heartbeat
@@ -50,56 +51,6 @@ MIN_RECEIVE_BACKOFF = 0.1
 #: already on its way arrives in milliseconds; an idle long poll would hold the stop
 #: for its whole wait, so it is not waited for longer).
 RECEIVE_GRACE = 1.0
-#: Full receives in a row after which the receive loop probes for a backlog: it receives
-#: the next batch while the last one is processed (a full batch or two may be a burst).
-FULL_TO_GROW = 3
-#: Full receives in a row before the next probe, after one came back short (``BacklogProbe``).
-MAX_PROBE_AFTER = 32
-
-
-#: What the receive loop does with a batch (``BacklogProbe.received``): handle it itself, then
-#: receive; hand it over and receive the next at once (a probe); or hand it over, receive on,
-#: and start further receive loops while there is room (a backlog).
-HANDLE, AHEAD, GROW = "handle", "ahead", "grow"
-
-
-class BacklogProbe:
-    """When the primary receive loop looks for a backlog: a decision on receive counts alone.
-
-    One batch at a time until ``probe_after`` full receives in a row suggest a backlog;
-    then the next batch is received while the last one is processed (a probe, only with
-    ``room``: a free slot to receive into). A probe that comes back full is a backlog
-    (``GROW``). One that comes back short was a steady stream kept busy, not a backlog: it
-    cost a small batch (and a steady stream's batches, once one is short, stay uneven
-    for a while), so the next probe waits for ``MAX_PROBE_AFTER`` full receives in a row.
-    Short receives, which a steady stream has now and then, leave that as it is; an
-    empty one (the stream has paused) brings it back to ``FULL_TO_GROW``, so the first
-    run of full receives after a pause is probed soon.
-    """
-
-    def __init__(self, batch_size: int, probing: bool = False) -> None:
-        self.batch_size = batch_size
-        self.probing = probing
-        self.probe_after = FULL_TO_GROW
-        self.full_in_a_row = 0
-
-    def received(self, count: int, room: bool) -> str:
-        """What to do with a receive of ``count`` messages: ``HANDLE``, ``AHEAD`` or ``GROW``."""
-        full = count >= self.batch_size
-        if self.probing:
-            if full:
-                return GROW
-            self.probing, self.full_in_a_row = False, 0
-            self.probe_after = MAX_PROBE_AFTER
-            return HANDLE
-        if full:
-            self.full_in_a_row += 1
-            self.probing = self.full_in_a_row >= self.probe_after and room
-            return AHEAD if self.probing else HANDLE
-        self.full_in_a_row = 0
-        if not count:
-            self.probe_after = FULL_TO_GROW
-        return HANDLE
 
 
 class QueueWorker:
