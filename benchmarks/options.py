@@ -13,7 +13,7 @@ class Options:
     events: int = 1000
     #: Events waiting on the queue when a loop starts draining a backlog.
     backlog: int = 1000
-    #: Rounds of each loop, worker and ceiling alternating.
+    #: Rounds of the ceiling then the worker; one more ceiling closes the last round.
     rounds: int = 3
     #: At most this many events await their output in the steady stream.
     window: int = 30

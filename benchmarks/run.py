@@ -1,8 +1,17 @@
 """One benchmark run: worker and ceiling against moto's server (a steady stream, then a
-backlog), round by round, each loop on a server of its own, then the in-process pipeline."""
+backlog), round by round, each loop on a server of its own, then the in-process pipeline.
+
+Each scenario runs ceiling, worker, ceiling, worker, ..., ceiling: every worker
+measurement is compared with the mean of the ceilings just before and just after it,
+so a machine that gets faster or slower during the run (this one's backlog rate
+went from 17.4 to 11 events/s within an hour) favours neither loop, and the ceiling
+measured against itself, one measurement after the next, shows how far two runs of
+the very same loop differ: the resolution of the ratios.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import statistics
@@ -19,7 +28,8 @@ from benchmarks.server import MotoServer
 
 #: The two ways events reach the loops: a steady stream, and a backlog waiting for them.
 SCENARIOS = ("steady", "backlog")
-LOOPS = ("worker", "ceiling")
+#: In the order each round runs them.
+LOOPS = ("ceiling", "worker")
 
 
 @dataclass
@@ -28,24 +38,39 @@ class Report:
 
     options: Options
     machine: dict[str, Any]
-    #: Scenario -> one {loop: result} per round.
+    #: Scenario -> one {loop: result} per round (the ceiling ran first).
     rounds: dict[str, list[dict[str, LoopResult]]] = field(default_factory=lambda: {s: [] for s in SCENARIOS})
+    #: Scenario -> the ceiling measured after the last round, closing its bracket.
+    closing: dict[str, LoopResult] = field(default_factory=dict)
     pipeline: inprocess.PipelineResult | None = None
     seconds: float = 0.0
 
     def loops(self, scenario: str, name: str) -> list[LoopResult]:
-        """The results of loop ``name`` in ``scenario``, one per round."""
-        return [round_[name] for round_ in self.rounds[scenario] if name in round_]
+        """The results of loop ``name`` in ``scenario``, in the order they ran."""
+        found = [round_[name] for round_ in self.rounds[scenario] if name in round_]
+        if name == "ceiling" and scenario in self.closing:
+            found.append(self.closing[scenario])
+        return found
 
     def ratios(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
-        """Worker over ceiling for a figure, round by round (the two ran back to back)."""
+        """Worker over ceiling for a figure, round by round: the worker against the mean of
+        the ceilings measured just before and just after it."""
+        ceilings = self.loops(scenario, "ceiling")
         found = []
-        for round_ in self.rounds[scenario]:
-            if "worker" in round_ and "ceiling" in round_:
-                worker, ceiling = figure(round_["worker"]), figure(round_["ceiling"])
-                if worker is not None and ceiling:
-                    found.append(worker / ceiling)
+        for number, round_ in enumerate(self.rounds[scenario]):
+            if "worker" not in round_ or "ceiling" not in round_:
+                continue
+            worker = figure(round_["worker"])
+            around = [figure(c) for c in ceilings[number : number + 2]]
+            known = [value for value in around if value]
+            if worker is not None and known:
+                found.append(worker / statistics.fmean(known))
         return found
+
+    def noise(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
+        """The ceiling against itself: each of its measurements over the one before it."""
+        values = [figure(result) for result in self.loops(scenario, "ceiling")]
+        return [b / a for a, b in itertools.pairwise(values) if a and b is not None]
 
     def median_ratio(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> float | None:
         """The median over the rounds of the worker's figure over the ceiling's."""
@@ -92,32 +117,38 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     """Measure everything once; ``progress`` hears what is being measured."""
     report = Report(options, machine())
     start = time.perf_counter()
-    extra = {"CHOREOGRAPHER_CONCURRENCY": str(options.concurrency)} if options.concurrency else {}
     for scenario in SCENARIOS:
-        events = options.backlog if scenario == "backlog" else options.events
         for number in range(1, options.rounds + 1):
-            results = {}
-            # Alternate the two so that load from elsewhere falls on both alike.
-            for name in LOOPS if number % 2 else reversed(LOOPS):
-                # A server of its own for each loop and round: none inherits what another
-                # left. On one shared server the first loop of a round cost moto's server
-                # more per event in 11 of 12 backlog rounds, and with 3 rounds the worker
-                # is first in two.
-                with MotoServer() as server:
-                    progress(f"{scenario} round {number}/{options.rounds}: {name}, {events} events")
-                    results[name] = measure(
-                        server,
-                        name,
-                        events,
-                        warmup=options.warmup,
-                        window=options.window,
-                        timeout=options.timeout,
-                        extra=extra if name == "worker" else {},
-                        backlog=scenario == "backlog",
-                    )
-            report.rounds[scenario].append(results)
+            label = f"round {number}/{options.rounds}"
+            report.rounds[scenario].append(
+                {loop: one(options, scenario, loop, label, progress) for loop in LOOPS}
+            )
+        if options.rounds:
+            report.closing[scenario] = one(options, scenario, "ceiling", "closing", progress)
     progress(f"in-process pipeline, {options.inprocess_events} events")
     report.pipeline = inprocess.run(options.inprocess_events)
     report.machine["load_after"] = _load()
     report.seconds = time.perf_counter() - start
     return report
+
+
+def one(
+    options: Options, scenario: str, name: str, label: str, progress: Callable[[str], None]
+) -> LoopResult:
+    """One measurement of loop ``name`` in ``scenario``, on a moto server of its own: none
+    inherits what another left (on one shared server the first loop of a round cost moto's
+    server more per event in 11 of 12 backlog rounds)."""
+    events = options.backlog if scenario == "backlog" else options.events
+    extra = {"CHOREOGRAPHER_CONCURRENCY": str(options.concurrency)} if options.concurrency else {}
+    with MotoServer() as server:
+        progress(f"{scenario} {label}: {name}, {events} events")
+        return measure(
+            server,
+            name,
+            events,
+            warmup=options.warmup,
+            window=options.window,
+            timeout=options.timeout,
+            extra=extra if name == "worker" else {},
+            backlog=scenario == "backlog",
+        )
