@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 
 import pytest
 
@@ -128,23 +129,29 @@ def test_a_second_signal_exits_at_once(proxy: FaultProxy, moto_server: MotoServe
     proxy.delay("SendMessageBatch", seconds=100)
     env = worker_env(proxy.url, queues, CHOREOGRAPHER_SHUTDOWN_TIMEOUT="100")
     worker = WorkerProcess(env).start()
+    steps = [("started", time.monotonic())]
     try:
         queues.send(event("lead.created", LEAD_DATA))
         proxy.wait_held()
+        steps.append(("send held", time.monotonic()))
         worker.send_signal(signal.SIGTERM)
         worker.wait_for("worker_stopping")
+        steps.append(("worker_stopping logged", time.monotonic()))
         worker.send_signal(signal.SIGTERM)
         assert exit_code(worker) == 128 + signal.SIGTERM
+        steps.append(("exited", time.monotonic()))
         assert proxy.held == 1
     finally:
         worker.kill()
+    took = ", ".join(f"{name} +{at - steps[0][1]:.2f} s" for name, at in steps)
     assert any("second SIGTERM: exiting at once" in line for line in worker.raw)
     # Not settled: the worker deleted nothing and changed no visibility (a release would set it
     # to 0), as the calls it made show. Checked on the wire rather than with the queue's in-flight
     # count, which moto derives from its wall clock (a step of the clock makes it visible early).
     settled = {op: n for op, n in proxy.calls.items() if op.startswith(("Delete", "ChangeMessageVisibility"))}
-    assert settled == {}, (settled, worker.raw[-30:])
-    assert sum(queues.counts()) == 1, (queues.counts(), worker.raw[-30:])  # still on the queue
+    log = "\n".join(worker.raw)
+    assert settled == {}, f"{settled}; {took}; the worker's log:\n{log}"
+    assert sum(queues.counts()) == 1, f"{queues.counts()}; {took}; the worker's log:\n{log}"  # still queued
 
 
 def test_sigkill_mid_batch_then_restart_loses_nothing(proxy: FaultProxy, moto_server: MotoServer) -> None:
