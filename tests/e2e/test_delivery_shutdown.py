@@ -127,11 +127,7 @@ def test_a_second_signal_exits_at_once(proxy: FaultProxy, moto_server: MotoServe
     # 120 s: the heartbeat would extend it only after 60 s, far beyond this test.
     queues = fresh_queues(moto_server, visibility_timeout=120)
     proxy.delay("SendMessageBatch", seconds=100)
-    # The held send must still be waiting when the second signal comes. The worker's client
-    # gives up on a call after the long poll's wait + 20 s (21 s with the tests' 1 s wait),
-    # and then settles the event as a retry: in 2 of 4 fresh-clone runs of the suite the
-    # test took that long and saw it. A 20 s wait gives the call 40 s.
-    env = worker_env(proxy.url, queues, CHOREOGRAPHER_SHUTDOWN_TIMEOUT="100", CHOREOGRAPHER_WAIT_TIME="20")
+    env = worker_env(proxy.url, queues, CHOREOGRAPHER_SHUTDOWN_TIMEOUT="100")
     worker = WorkerProcess(env).start()
     steps = [("started", time.monotonic())]
     try:

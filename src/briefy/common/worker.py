@@ -51,6 +51,10 @@ MIN_RECEIVE_BACKOFF = 0.1
 #: already on its way arrives in milliseconds; an idle long poll would hold the stop
 #: for its whole wait, so it is not waited for longer).
 RECEIVE_GRACE = 1.0
+#: Longest the main thread waits at once (seconds). Python runs signal handlers in the main
+#: thread only, and a signal the kernel hands to another thread interrupts none of the main
+#: thread's waits: a wait of the whole shutdown timeout held a second SIGTERM for as long.
+SIGNAL_CHECK = 0.2
 
 
 class QueueWorker:
@@ -314,7 +318,7 @@ class QueueWorker:
             worker.start()
         self._start_primary()
         log.info("worker_started", queue=self.queue.name, concurrency=self.concurrency)
-        while not self._stopping.wait(0.2):
+        while not self._stopping.wait(SIGNAL_CHECK):
             with self._state:
                 ended = self._receivers == 0 and not self.stopping
             if ended:  # the loop must keep turning, whatever ended it
@@ -335,7 +339,8 @@ class QueueWorker:
         deadline = time.monotonic() + self.shutdown_timeout
         left = self._wait_settled_until(deadline)  # in the pool, or handled by a receive loop
         for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
+            while worker.is_alive() and (remaining := deadline - time.monotonic()) > 0:
+                worker.join(min(remaining, SIGNAL_CHECK))
         self._wait_receivers(RECEIVE_GRACE)
         self._release_unstarted()
         if left:
@@ -351,7 +356,7 @@ class QueueWorker:
         """Wait until no batch is in progress or ``deadline``; how many still are."""
         with self._state:
             while self._in_progress and (left := deadline - time.monotonic()) > 0:
-                self._state.wait(left)
+                self._state.wait(min(left, SIGNAL_CHECK))
             return self._in_progress
 
     def _start_primary(self) -> None:
@@ -364,7 +369,7 @@ class QueueWorker:
         deadline = time.monotonic() + seconds
         with self._state:
             while self._receivers and (left := deadline - time.monotonic()) > 0:
-                self._state.wait(left)
+                self._state.wait(min(left, SIGNAL_CHECK))
 
     def _release_unstarted(self) -> None:
         """Release the batches a receive handed over after the processing threads ended."""
