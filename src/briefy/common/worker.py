@@ -30,7 +30,7 @@ import queue as queues
 import random
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -354,10 +354,15 @@ class QueueWorker:
 
     def _wait_settled_until(self, deadline: float) -> int:
         """Wait until no batch is in progress or ``deadline``; how many still are."""
+        self._wait_until(lambda: not self._in_progress, deadline)
         with self._state:
-            while self._in_progress and (left := deadline - time.monotonic()) > 0:
-                self._state.wait(min(left, SIGNAL_CHECK))
             return self._in_progress
+
+    def _wait_until(self, done: Callable[[], bool], deadline: float) -> None:
+        """Wait until ``done()`` (read under ``_state``) or ``deadline``, ``SIGNAL_CHECK`` at a time."""
+        with self._state:
+            while not done() and (left := deadline - time.monotonic()) > 0:
+                self._state.wait(min(left, SIGNAL_CHECK))
 
     def _start_primary(self) -> None:
         with self._state:
@@ -366,10 +371,7 @@ class QueueWorker:
 
     def _wait_receivers(self, seconds: float) -> None:
         """Give receives in progress ``seconds`` to return (they release what they get)."""
-        deadline = time.monotonic() + seconds
-        with self._state:
-            while self._receivers and (left := deadline - time.monotonic()) > 0:
-                self._state.wait(min(left, SIGNAL_CHECK))
+        self._wait_until(lambda: not self._receivers, time.monotonic() + seconds)
 
     def _release_unstarted(self) -> None:
         """Release the batches a receive handed over after the processing threads ended."""
