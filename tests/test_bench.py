@@ -163,3 +163,36 @@ def test_a_handled_redelivery_is_counted_not_a_problem() -> None:
     )
     assert redeliveries(output) == 2
     assert ['"delete_failed"' in line for line in problems(output)] == [True]
+
+
+def test_every_part_of_the_pipeline_is_taken_out_and_measured() -> None:
+    """``python -m benchmarks.parts`` finds every part where the code has it (one renamed fails
+    the run) and reports each part's figure (speed is not asserted)."""
+    import subprocess
+    import sys
+
+    from benchmarks.parts import PARTS
+
+    command = [sys.executable, "-m", "benchmarks.parts", "--events", "50", "--repeats", "1"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in run.stdout.splitlines() if line.startswith("  ")}
+    assert set(PARTS) <= set(rows)
+    for part, text in PARTS.items():
+        _, cost, without, *_ = rows[part]
+        assert float(without) > 0 and rows[part][-len(text.split()) :] == text.split()
+        if part == "whole":
+            assert cost == "-"
+        else:  # the whole's median less this one's, each shown to 0.1
+            assert float(cost) == pytest.approx(float(rows["whole"][2]) - float(without), abs=0.11)
+
+
+def test_a_part_that_moved_fails_loudly() -> None:
+    """A part no longer where ``benchmarks.parts`` looks is an error naming it, not a silent
+    measurement of the whole pipeline; an unknown part is refused."""
+    from benchmarks import parts
+
+    with pytest.raises(AttributeError, match="'stamp_everything'"):
+        parts.replace(parts, "stamp_everything", None)
+    with pytest.raises(ValueError, match="no part 'logging'"):
+        parts.take_out("logging")
