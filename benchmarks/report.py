@@ -156,6 +156,14 @@ def render(report: Report) -> str:
         lines.append(
             f"  worker / ceiling, {scenario}, round by round: events/s {rates}; CPU per event {cpus}"
         )
+    steady = report.bracketed("steady", cpu)
+    if steady:
+        extra = ", ".join(f"{worker - ceiling:+.3f}" for worker, ceiling in steady)
+        room = ", ".join(f"{0.2 * ceiling:.3f}" for _, ceiling in steady)
+        lines.append(
+            f"  worker less ceiling, steady, CPU ms per event (what the choreography costs): {extra};"
+        )
+        lines.append(f"    the CPU target leaves 20% of the ceiling's: {room}")
     lines.append("  the ceiling against itself (each measurement over the one before; the resolution):")
     for scenario in SCENARIOS:
         rates = ", ".join(f"{r:.2f}" for r in report.noise(scenario, rate))
@@ -196,6 +204,9 @@ def as_json(report: Report) -> dict[str, Any]:
         "closing": {scenario: _loop_json(result) for scenario, result in report.closing.items()},
         "ratios": {scenario: _ratios(report.ratios, scenario) for scenario in SCENARIOS},
         "ceiling_against_itself": {scenario: _ratios(report.noise, scenario) for scenario in SCENARIOS},
+        "worker_less_ceiling_cpu_ms_per_event": {
+            scenario: report.differences(scenario, cpu) for scenario in SCENARIOS
+        },
         "pipeline": dataclasses.asdict(report.pipeline) if report.pipeline else None,
         "targets": [{**dataclasses.asdict(t), "met": t.met} for t in targets(report)],
         "problems": integrity(report),

@@ -52,9 +52,11 @@ class Report:
             found.append(self.closing[scenario])
         return found
 
-    def ratios(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
-        """Worker over ceiling for a figure, round by round: the worker against the mean of
-        the ceilings measured just before and just after it."""
+    def bracketed(
+        self, scenario: str, figure: Callable[[LoopResult], float | None]
+    ) -> list[tuple[float, float]]:
+        """Round by round, a figure of the worker and the mean of the ceilings measured just
+        before and just after it."""
         ceilings = self.loops(scenario, "ceiling")
         found = []
         for number, round_ in enumerate(self.rounds[scenario]):
@@ -64,8 +66,17 @@ class Report:
             around = [figure(c) for c in ceilings[number : number + 2]]
             known = [value for value in around if value]
             if worker is not None and known:
-                found.append(worker / statistics.fmean(known))
+                found.append((worker, statistics.fmean(known)))
         return found
+
+    def ratios(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
+        """Worker over ceiling for a figure, round by round (``bracketed``)."""
+        return [worker / ceiling for worker, ceiling in self.bracketed(scenario, figure)]
+
+    def differences(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
+        """Worker less ceiling for a figure, round by round (``bracketed``): for the CPU per
+        event, what the choreography costs over the transport, whatever the transport costs."""
+        return [worker - ceiling for worker, ceiling in self.bracketed(scenario, figure)]
 
     def noise(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
         """The ceiling against itself: each of its measurements over the one before it."""

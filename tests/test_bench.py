@@ -13,7 +13,7 @@ from benchmarks.cpu import cpu_seconds
 from benchmarks.memory import MemoryClient
 from benchmarks.options import Options
 from benchmarks.process import LoopResult
-from benchmarks.report import as_json, rate, render, targets
+from benchmarks.report import as_json, cpu, rate, render, targets
 from benchmarks.run import Report, machine
 from benchmarks.stream import Tally, wrong_output
 from briefy.choreographer.bootstrap import connect
@@ -128,6 +128,13 @@ def test_targets_are_judged_on_round_by_round_ratios() -> None:
         "backlog_rate": (0.97, False),
     }
     assert "FAIL  backlog: at least as fast as the ceiling" in render(report)
+    # CPU ms: 0.6, 0.7, 0.55 against ceilings of 0.5: the choreography's cost, and the target's room.
+    assert [round(d, 3) for d in report.differences("steady", cpu)] == [0.1, 0.2, 0.05]
+    assert "(what the choreography costs): +0.100, +0.200, +0.050;" in render(report)
+    assert "the CPU target leaves 20% of the ceiling's: 0.100, 0.100, 0.100" in render(report)
+    assert as_json(report)["worker_less_ceiling_cpu_ms_per_event"]["steady"] == report.differences(
+        "steady", cpu
+    )
 
 
 def test_a_machine_that_drifts_favours_neither_loop() -> None:
