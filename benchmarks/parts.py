@@ -119,7 +119,11 @@ def measure(part: str, events: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.parts", description=__doc__.splitlines()[0])
+    """Measure every part ``--repeats`` times, alternating, and print what each costs."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.parts",
+        description="Where the in-process pipeline's CPU goes: each part taken out in turn.",
+    )
     parser.add_argument("--events", type=int, default=10_000, help="events a measurement (10000)")
     parser.add_argument("--repeats", type=int, default=7, help="measurements of each part (7)")
     parser.add_argument("--one", choices=PARTS, help=argparse.SUPPRESS)
