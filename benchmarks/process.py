@@ -10,6 +10,7 @@ when the loop resumes (``drain``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
@@ -58,6 +59,10 @@ class LoopResult:
     problems: list[str] = field(default_factory=list)
     #: Messages SQS handed out again while the worker still had them (it does not rerun them).
     redeliveries: int = 0
+    #: When the measured stretch began and ended (seconds since the epoch: loops measured
+    #: side by side, in processes of their own, compare them).
+    started: float = 0.0
+    ended: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -128,7 +133,9 @@ def measure(
                 stream.preload(events)
                 process.send_signal(signal.SIGCONT)
             before = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
+            started = time.time()
             seconds = stream.run(0 if backlog else events, timeout=timeout, alive=alive, expect=events)
+            ended = time.time()
             after = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
             cpu, server_cpu, harness_cpu = (
                 a - b if a is not None and b is not None else None for a, b in zip(after, before, strict=True)
@@ -136,6 +143,7 @@ def measure(
             result = LoopResult(
                 name, events, seconds, cpu, stream.tally.since(earlier), server_cpu, harness_cpu
             )
+            result.started, result.ended = started, ended
             result.exit_code = stop(process, queues)
         except BaseException:
             process.kill()
@@ -214,3 +222,13 @@ def problems(output: IO[bytes]) -> list[str]:
         elif line.strip():
             found.append(line.decode("utf-8", "replace").strip())
     return found
+
+
+def to_json(result: LoopResult) -> dict[str, Any]:
+    """``result`` as JSON-ready data (``from_json`` reads it back)."""
+    return dataclasses.asdict(result)
+
+
+def from_json(data: Mapping[str, Any]) -> LoopResult:
+    """The ``LoopResult`` that ``to_json`` wrote."""
+    return LoopResult(**{**data, "tally": Tally(**data["tally"])})

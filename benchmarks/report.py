@@ -47,8 +47,7 @@ def moto(result: LoopResult) -> float | None:
 
 def targets(report: Report) -> list[Target]:
     """The targets, judged on the run's figures: each worker measurement is compared with
-    the mean of the ceilings just before and after it (so a machine that drifts favours
-    neither), and the median of those ratios counts."""
+    the ceiling measured beside it, at the same time, and the median of those ratios counts."""
     return [
         Target("steady_rate", "steady stream: at least 0.95 x the ceiling's events/s", True, 0.95,
                report.median_ratio("steady", rate)),
@@ -66,6 +65,9 @@ def integrity(report: Report) -> list[str]:
         for name in LOOPS:
             for result in report.loops(scenario, name):
                 found += _problems(f"{scenario} {name}", result)
+        for pair in report.alike[scenario]:
+            for result in pair:
+                found += _problems(f"{scenario} ceiling beside itself", result)
     pipeline = report.pipeline
     if pipeline and (pipeline.outputs != pipeline.events or pipeline.deleted != pipeline.events):
         counts = f"{pipeline.outputs} outputs and {pipeline.deleted} deletes"
@@ -131,9 +133,9 @@ def render(report: Report) -> str:
         "SQS through moto's server on loopback; each loop a process of its own in production mode.",
         f"steady: a stream of {options.events} events a round, at most {options.window} awaiting output;",
         f"backlog: {options.backlog} events waiting when the loop resumes.",
-        f"{options.rounds} rounds of the ceiling then the worker, and one more ceiling: each worker is",
-        "compared with the mean of the ceilings just before and after it. Medians [min-max]; CPU is",
-        "the loop process's own, from /proc; the targets take the median of the round-by-round ratios.",
+        f"{options.rounds} rounds of the worker and the ceiling side by side, at the same time, each with a",
+        "server and a feeder of its own, and one round of the ceiling beside itself. Medians [min-max];",
+        "CPU is the loop process's own, from /proc; the targets take the median of the rounds' ratios.",
         "",
     ]
     rows = [["scenario", "loop", "events/s", "CPU ms/event", "moto CPU ms/event"]]
@@ -156,7 +158,7 @@ def render(report: Report) -> str:
         lines.append(
             f"  worker / ceiling, {scenario}, round by round: events/s {rates}; CPU per event {cpus}"
         )
-    steady = report.bracketed("steady", cpu)
+    steady = report.paired("steady", cpu)
     if steady:
         extra = ", ".join(f"{worker - ceiling:+.3f}" for worker, ceiling in steady)
         room = ", ".join(f"{0.2 * ceiling:.3f}" for _, ceiling in steady)
@@ -164,7 +166,7 @@ def render(report: Report) -> str:
             f"  worker less ceiling, steady, CPU ms per event (what the choreography costs): {extra};"
         )
         lines.append(f"    the CPU target leaves 20% of the ceiling's: {room}")
-    lines.append("  the ceiling against itself (each measurement over the one before; the resolution):")
+    lines.append("  the ceiling beside itself (the second over the first; the resolution of the ratios):")
     for scenario in SCENARIOS:
         rates = ", ".join(f"{r:.2f}" for r in report.noise(scenario, rate))
         cpus = ", ".join(f"{r:.2f}" for r in report.noise(scenario, cpu))
@@ -201,7 +203,10 @@ def as_json(report: Report) -> dict[str, Any]:
             scenario: [{name: _loop_json(result) for name, result in round_.items()} for round_ in rounds]
             for scenario, rounds in report.rounds.items()
         },
-        "closing": {scenario: _loop_json(result) for scenario, result in report.closing.items()},
+        "alike": {
+            scenario: [[_loop_json(result) for result in pair] for pair in pairs]
+            for scenario, pairs in report.alike.items()
+        },
         "ratios": {scenario: _ratios(report.ratios, scenario) for scenario in SCENARIOS},
         "ceiling_against_itself": {scenario: _ratios(report.noise, scenario) for scenario in SCENARIOS},
         "worker_less_ceiling_cpu_ms_per_event": {
@@ -227,4 +232,6 @@ def _loop_json(result: LoopResult) -> dict[str, Any]:
         "exit_code": result.exit_code,
         "tally": dataclasses.asdict(result.tally),
         "redeliveries": result.redeliveries,
+        "started": result.started,
+        "ended": result.ended,
     }

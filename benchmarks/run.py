@@ -1,35 +1,37 @@
-"""One benchmark run: worker and ceiling against moto's server (a steady stream, then a
-backlog), round by round, each loop on a server of its own, then the in-process pipeline.
+"""One benchmark run: the worker and the ceiling side by side, at the same time, against
+moto's server (a steady stream, then a backlog), round by round, each loop with a server
+and a feeder of its own; then the in-process pipeline.
 
-Each scenario runs ceiling, worker, ceiling, worker, ..., ceiling: every worker
-measurement is compared with the mean of the ceilings just before and just after it,
-so a machine that gets faster or slower during the run (this one's backlog rate
-went from 17.4 to 11 events/s within an hour) favours neither loop, and the ceiling
-measured against itself, one measurement after the next, shows how far two runs of
-the very same loop differ: the resolution of the ratios.
+Measured one after the other, two loops meet different machines: this one's speed
+moves within minutes (the ceiling measured twice in a row came out at 0.69 to 1.64
+times its own CPU per event), more than the worker and the ceiling differ. Side by
+side, both meet the machine as it is at that moment: the ceiling measured beside
+itself, one round per scenario, shows what is left of the noise.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import orjson
+
 from benchmarks import inprocess
 from benchmarks.options import Options
-from benchmarks.process import LoopResult, measure
-from benchmarks.server import MotoServer
+from benchmarks.process import ROOT, LoopResult, from_json
 
 #: The two ways events reach the loops: a steady stream, and a backlog waiting for them.
 SCENARIOS = ("steady", "backlog")
-#: In the order each round runs them.
-LOOPS = ("ceiling", "worker")
+#: The loops, in the order the first round starts them (the next rounds alternate).
+LOOPS = ("worker", "ceiling")
 
 
 @dataclass
@@ -38,50 +40,48 @@ class Report:
 
     options: Options
     machine: dict[str, Any]
-    #: Scenario -> one {loop: result} per round (the ceiling ran first).
+    #: Scenario -> one {loop: result} per round, both loops measured at the same time.
     rounds: dict[str, list[dict[str, LoopResult]]] = field(default_factory=lambda: {s: [] for s in SCENARIOS})
-    #: Scenario -> the ceiling measured after the last round, closing its bracket.
-    closing: dict[str, LoopResult] = field(default_factory=dict)
+    #: Scenario -> pairs of the ceiling measured beside itself: the resolution of the ratios.
+    alike: dict[str, list[tuple[LoopResult, LoopResult]]] = field(
+        default_factory=lambda: {s: [] for s in SCENARIOS}
+    )
     pipeline: inprocess.PipelineResult | None = None
     seconds: float = 0.0
 
     def loops(self, scenario: str, name: str) -> list[LoopResult]:
-        """The results of loop ``name`` in ``scenario``, in the order they ran."""
-        found = [round_[name] for round_ in self.rounds[scenario] if name in round_]
-        if name == "ceiling" and scenario in self.closing:
-            found.append(self.closing[scenario])
-        return found
+        """The results of loop ``name`` in the rounds of ``scenario``, in order."""
+        return [round_[name] for round_ in self.rounds[scenario] if name in round_]
 
-    def bracketed(
+    def paired(
         self, scenario: str, figure: Callable[[LoopResult], float | None]
     ) -> list[tuple[float, float]]:
-        """Round by round, a figure of the worker and the mean of the ceilings measured just
-        before and just after it."""
-        ceilings = self.loops(scenario, "ceiling")
+        """Round by round, a figure of the worker and of the ceiling measured beside it."""
         found = []
-        for number, round_ in enumerate(self.rounds[scenario]):
-            if "worker" not in round_ or "ceiling" not in round_:
-                continue
-            worker = figure(round_["worker"])
-            around = [figure(c) for c in ceilings[number : number + 2]]
-            known = [value for value in around if value]
-            if worker is not None and known:
-                found.append((worker, statistics.fmean(known)))
+        for round_ in self.rounds[scenario]:
+            if "worker" in round_ and "ceiling" in round_:
+                worker, ceiling = figure(round_["worker"]), figure(round_["ceiling"])
+                if worker is not None and ceiling:
+                    found.append((worker, ceiling))
         return found
 
     def ratios(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
-        """Worker over ceiling for a figure, round by round (``bracketed``)."""
-        return [worker / ceiling for worker, ceiling in self.bracketed(scenario, figure)]
+        """Worker over ceiling for a figure, round by round."""
+        return [worker / ceiling for worker, ceiling in self.paired(scenario, figure)]
 
     def differences(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
-        """Worker less ceiling for a figure, round by round (``bracketed``): for the CPU per
-        event, what the choreography costs over the transport, whatever the transport costs."""
-        return [worker - ceiling for worker, ceiling in self.bracketed(scenario, figure)]
+        """Worker less ceiling for a figure, round by round: for the CPU per event, what the
+        choreography costs over the transport, whatever the transport costs."""
+        return [worker - ceiling for worker, ceiling in self.paired(scenario, figure)]
 
     def noise(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> list[float]:
-        """The ceiling against itself: each of its measurements over the one before it."""
-        values = [figure(result) for result in self.loops(scenario, "ceiling")]
-        return [b / a for a, b in itertools.pairwise(values) if a and b is not None]
+        """The ceiling against itself: of each pair measured side by side, the second over the first."""
+        found = []
+        for first, second in self.alike[scenario]:
+            a, b = figure(first), figure(second)
+            if a and b is not None:
+                found.append(b / a)
+        return found
 
     def median_ratio(self, scenario: str, figure: Callable[[LoopResult], float | None]) -> float | None:
         """The median over the rounds of the worker's figure over the ceiling's."""
@@ -130,12 +130,14 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     start = time.perf_counter()
     for scenario in SCENARIOS:
         for number in range(1, options.rounds + 1):
+            order = LOOPS if number % 2 else LOOPS[::-1]
             label = f"round {number}/{options.rounds}"
-            report.rounds[scenario].append(
-                {loop: one(options, scenario, loop, label, progress) for loop in LOOPS}
-            )
+            first, second = pair(options, scenario, order, label, progress)
+            report.rounds[scenario].append({first.name: first, second.name: second})
         if options.rounds:
-            report.closing[scenario] = one(options, scenario, "ceiling", "closing", progress)
+            report.alike[scenario].append(
+                pair(options, scenario, ("ceiling", "ceiling"), "the ceiling beside itself", progress)
+            )
     progress(f"in-process pipeline, {options.inprocess_events} events")
     report.pipeline = inprocess.run(options.inprocess_events)
     report.machine["load_after"] = _load()
@@ -143,23 +145,40 @@ def run(options: Options, progress: Callable[[str], None] = lambda _: None) -> R
     return report
 
 
-def one(
-    options: Options, scenario: str, name: str, label: str, progress: Callable[[str], None]
-) -> LoopResult:
-    """One measurement of loop ``name`` in ``scenario``, on a moto server of its own: none
-    inherits what another left (on one shared server the first loop of a round cost moto's
-    server more per event in 11 of 12 backlog rounds)."""
+def pair(
+    options: Options,
+    scenario: str,
+    loops: tuple[str, str],
+    label: str,
+    progress: Callable[[str], None],
+) -> tuple[LoopResult, LoopResult]:
+    """Two loops measured at the same time in ``scenario``, each in a process of its own
+    (``benchmarks.one``) with a moto server of its own: none inherits what another left
+    (on one shared server the first loop of a round cost moto's server more per event in
+    11 of 12 backlog rounds)."""
     events = options.backlog if scenario == "backlog" else options.events
-    extra = {"CHOREOGRAPHER_CONCURRENCY": str(options.concurrency)} if options.concurrency else {}
-    with MotoServer() as server:
-        progress(f"{scenario} {label}: {name}, {events} events")
-        return measure(
-            server,
-            name,
-            events,
-            warmup=options.warmup,
-            window=options.window,
-            timeout=options.timeout,
-            extra=extra if name == "worker" else {},
-            backlog=scenario == "backlog",
-        )
+    progress(f"{scenario} {label}: {' and '.join(loops)} side by side, {events} events each")
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.one",
+        *("--events", str(events), "--warmup", str(options.warmup)),
+        *("--window", str(options.window), "--timeout", str(options.timeout)),
+        *(["--backlog"] if scenario == "backlog" else []),
+        *(["--concurrency", str(options.concurrency)] if options.concurrency else []),
+    ]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
+    children = [subprocess.Popen([*command, loop], stdout=subprocess.PIPE, env=env) for loop in loops]
+    try:
+        outputs = [child.communicate(timeout=4 * options.timeout)[0] for child in children]
+    finally:  # an error or a signal here: stop both, with their servers and loops
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            child.wait()
+    for loop, child in zip(loops, children, strict=True):
+        if child.returncode != 0:
+            raise RuntimeError(f"measuring the {loop} failed (exit {child.returncode}): see above")
+    first, second = (from_json(orjson.loads(output)) for output in outputs)
+    return first, second

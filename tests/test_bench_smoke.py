@@ -19,7 +19,8 @@ ARGS = ["--events", "60", "--backlog", "60", "--rounds", "1", "--warmup", "5", "
 
 
 def test_bench_produces_every_figure_from_correct_outputs() -> None:
-    """One tiny run measures both loops in both scenarios and the in-process pipeline, with every
+    """One tiny run measures both loops side by side in both scenarios, the ceiling beside itself,
+    and the in-process pipeline, with every
     output of both loops checked correct (the ceiling does the same work) and every target judged."""
     command = [sys.executable, "-m", "benchmarks", *ARGS, "--json"]
     run = subprocess.run(command, capture_output=True, timeout=300, check=False)
@@ -28,10 +29,15 @@ def test_bench_produces_every_figure_from_correct_outputs() -> None:
     assert report["problems"] == []
     for scenario in ("steady", "backlog"):
         [round_] = report["rounds"][scenario]
-        for loop in round_.values():
+        [alike] = report["alike"][scenario]
+        for loop in [*round_.values(), *alike]:
             assert loop["tally"]["verified"] == 60
             assert loop["events_per_second"] > 0 and loop["cpu_ms_per_event"] is not None
             assert loop["exit_code"] == 0
+        # Side by side: the two measured stretches of a round overlap in time.
+        worker, ceiling = round_["worker"], round_["ceiling"]
+        assert worker["started"] < ceiling["ended"] and ceiling["started"] < worker["ended"]
+        assert len(report["ceiling_against_itself"][scenario]["cpu_ms_per_event"]) == 1
     pipeline = report["pipeline"]
     assert pipeline["outputs"] == pipeline["deleted"] == 200 and pipeline["cpu_seconds"] > 0
     assert set(pipeline["stages"]) == set(STAGES)
@@ -78,7 +84,8 @@ def children(pid: int) -> set[int]:
 
 
 def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
-    """SIGTERM mid-run unwinds it as Ctrl-C does: moto's server and the loop under test end too."""
+    """SIGTERM mid-run unwinds it as Ctrl-C does: the two measuring processes, their moto servers
+    and the loops under test end too."""
     command = [sys.executable, "-m", "benchmarks", *ARGS]
     bench = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     assert bench.stderr is not None
@@ -86,9 +93,12 @@ def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
         if b"steady round 1/1" in line:
             break
     deadline = time.monotonic() + 60
-    while len(started := children(bench.pid)) < 2 and time.monotonic() < deadline:
+    started: set[int] = set()
+    while len(started) < 6 and time.monotonic() < deadline:  # 2 measurers, each a server and a loop
+        measurers = children(bench.pid)
+        started = measurers | {pid for measurer in measurers for pid in children(measurer)}
         time.sleep(0.1)
-    assert len(started) >= 2, "moto's server and the loop under test"
+    assert len(started) >= 6, "two measuring processes, each with moto's server and a loop under test"
     bench.send_signal(signal.SIGTERM)
     assert bench.wait(60) == 143
     deadline = time.monotonic() + 30
