@@ -1,7 +1,7 @@
 """One measurement in a process of its own: ``python -m benchmarks.one LOOP ...``.
 
 It starts a moto server of its own, measures the loop (``process.measure``) and
-prints the result as JSON. The benchmark runs two at once, the worker and the
+writes the result as JSON to ``--output``. The benchmark runs two at once, the worker and the
 ceiling side by side, so that both meet the machine as it is at that moment.
 SIGTERM unwinds it, stopping its server and the loop under test.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -19,7 +20,7 @@ from benchmarks.server import MotoServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure one loop and print its ``LoopResult`` as JSON."""
+    """Measure one loop and write its ``LoopResult`` as JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.one")
     parser.add_argument("loop", choices=COMMANDS)
     parser.add_argument("--events", type=int, required=True)
@@ -28,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, required=True)
     parser.add_argument("--backlog", action="store_true", help="drain a backlog (else a steady stream)")
     parser.add_argument("--concurrency", type=int, help="CHOREOGRAPHER_CONCURRENCY of the worker")
+    parser.add_argument("--output", type=Path, required=True, help="where the result goes (JSON)")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     extra = {"CHOREOGRAPHER_CONCURRENCY": str(args.concurrency)} if args.concurrency else {}
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             extra=extra if args.loop == "worker" else {},
             backlog=args.backlog,
         )
-    sys.stdout.buffer.write(orjson.dumps(to_json(result)))
+    args.output.write_bytes(orjson.dumps(to_json(result)))
     return 0
 
 

@@ -11,15 +11,19 @@ itself, one round per scenario, shows what is left of the noise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -155,7 +159,7 @@ def pair(
     """Two loops measured at the same time in ``scenario``, each in a process of its own
     (``benchmarks.one``) with a moto server of its own: none inherits what another left
     (on one shared server the first loop of a round cost moto's server more per event in
-    11 of 12 backlog rounds)."""
+    11 of 12 backlog rounds). When one fails, the other is stopped at once."""
     events = options.backlog if scenario == "backlog" else options.events
     progress(f"{scenario} {label}: {' and '.join(loops)} side by side, {events} events each")
     command = [
@@ -168,17 +172,45 @@ def pair(
         *(["--concurrency", str(options.concurrency)] if options.concurrency else []),
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}
-    children = [subprocess.Popen([*command, loop], stdout=subprocess.PIPE, env=env) for loop in loops]
-    try:
-        outputs = [child.communicate(timeout=4 * options.timeout)[0] for child in children]
-    finally:  # an error or a signal here: stop both, with their servers and loops
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            child.wait()
-    for loop, child in zip(loops, children, strict=True):
-        if child.returncode != 0:
-            raise RuntimeError(f"measuring the {loop} failed (exit {child.returncode}): see above")
-    first, second = (from_json(orjson.loads(output)) for output in outputs)
+    with tempfile.TemporaryDirectory(prefix="bench-pair-") as folder:
+        outputs = [os.path.join(folder, f"{number}.json") for number in range(len(loops))]
+        # Each in a process group of its own, with its server and loop: stopping the group
+        # stops all three, even a server whose start a signal interrupted.
+        children = [
+            subprocess.Popen([*command, "--output", output, loop], env=env, start_new_session=True)
+            for loop, output in zip(loops, outputs, strict=True)
+        ]
+        stopped = set()
+        try:
+            _wait_all(children, deadline=time.monotonic() + 4 * options.timeout)
+        finally:  # one failed, an error, a signal: stop the others, with their servers and loops
+            for child in children:
+                if child.poll() is None:
+                    _signal_group(child.pid, signal.SIGTERM)
+                    stopped.add(child.pid)
+            for child in children:
+                child.wait()
+                if child.returncode != 0:  # what it left behind (it did not stop them itself)
+                    _signal_group(child.pid, signal.SIGKILL)
+        for loop, child in zip(loops, children, strict=True):
+            if child.returncode != 0 and child.pid not in stopped:
+                raise RuntimeError(f"measuring the {loop} failed (exit {child.returncode}): see above")
+        first, second = (from_json(orjson.loads(Path(output).read_bytes())) for output in outputs)
     return first, second
+
+
+def _signal_group(group: int, signum: int) -> None:
+    """Send ``signum`` to process group ``group``, if anything is left in it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signum)
+
+
+def _wait_all(children: list[subprocess.Popen[bytes]], deadline: float) -> None:
+    """Wait until every child has exited, or one has failed; past ``deadline``, TimeoutError."""
+    while True:
+        codes = [child.poll() for child in children]  # every child, each time
+        if all(code is not None for code in codes) or any(code not in (None, 0) for code in codes):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("a measurement did not end in time")
+        time.sleep(0.2)

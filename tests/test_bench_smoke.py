@@ -106,3 +106,38 @@ def test_sigterm_stops_the_benchmark_with_its_server_and_loop() -> None:
         time.sleep(0.1)
     left = [pid for pid in started if (fields := stat(pid)) is not None and fields[0] != "Z"]
     assert left == []
+
+
+def marked(mark: str) -> list[int]:
+    """Processes (not zombies) whose environment holds ``mark``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                holds = mark.encode() in environ.read()
+        except OSError:
+            continue
+        if holds and (fields := stat(entry)) is not None and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def test_a_measurement_that_fails_stops_the_one_beside_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When one of two loops measured side by side fails, the run says which, and the other
+    measurement is stopped with its moto server and loop: nothing is left running."""
+    import uuid
+
+    from benchmarks.options import Options
+    from benchmarks.run import pair
+
+    mark = f"bench-{uuid.uuid4().hex}"
+    monkeypatch.setenv("BENCH_TEST_MARK", mark)
+    options = Options(events=5000, warmup=5, timeout=120)
+    with pytest.raises(RuntimeError, match=r"measuring the nowhere failed \(exit 2\)"):
+        pair(options, "steady", ("worker", "nowhere"), "a failing pair", lambda _: None)
+    deadline = time.monotonic() + 30  # a stopped loop may take a moment to be reaped
+    while (left := marked(mark)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left == []
