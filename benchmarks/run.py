@@ -175,9 +175,10 @@ def pair(
     with tempfile.TemporaryDirectory(prefix="bench-pair-") as folder:
         outputs = [os.path.join(folder, f"{number}.json") for number in range(len(loops))]
         # Each in a process group of its own, with its server and loop: stopping the group
-        # stops all three, even a server whose start a signal interrupted.
+        # stops all three, even a server whose start a signal interrupted. (Not a session of
+        # its own: Linux's scheduler would share the CPU out by session then, not by thread.)
         children = [
-            subprocess.Popen([*command, "--output", output, loop], env=env, start_new_session=True)
+            subprocess.Popen([*command, "--output", output, loop], env=env, process_group=0)
             for loop, output in zip(loops, outputs, strict=True)
         ]
         stopped = set()
