@@ -43,19 +43,26 @@ def replace(owner: Any, name: str, value: Any) -> None:
     setattr(owner, name, value)
 
 
-def _processors(keep: Callable[[Any], bool]) -> None:
-    """Configure logging as the pipeline does, then keep only the processors ``keep`` accepts."""
-    import structlog
-
+def _after_logging(adjust: Callable[[], None]) -> None:
+    """Configure logging as the pipeline does, then ``adjust`` structlog's configuration."""
     from benchmarks import inprocess
 
     configure = inprocess.configure_logging
 
     def configured(*args: Any, **kwargs: Any) -> None:
         configure(*args, **kwargs)
-        structlog.configure(processors=[p for p in structlog.get_config()["processors"] if keep(p)])
+        adjust()
 
     replace(inprocess, "configure_logging", configured)
+
+
+def _processors(keep: Callable[[Any], bool]) -> None:
+    """Keep only the logging processors ``keep`` accepts."""
+    import structlog
+
+    _after_logging(
+        lambda: structlog.configure(processors=[p for p in structlog.get_config()["processors"] if keep(p)])
+    )
 
 
 def take_out(part: str) -> None:
@@ -65,15 +72,9 @@ def take_out(part: str) -> None:
     if part == "whole":
         return
     if part == "lines":
-        from benchmarks import inprocess
-
-        configure = inprocess.configure_logging
-
-        def warnings_only(*args: Any, **kwargs: Any) -> None:
-            configure(*args, **kwargs)
-            structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-
-        replace(inprocess, "configure_logging", warnings_only)
+        _after_logging(
+            lambda: structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+        )
     elif part == "redaction":
         from briefy.choreographer import redaction
 
