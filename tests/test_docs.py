@@ -162,3 +162,54 @@ def test_every_interface_is_in_the_api_page() -> None:
         and f".. autointerface:: {name}.{attribute}\n" not in api
     ]
     assert missing == []
+
+
+#: Folders whose modules the layout names by folder only: the reference choreography
+#: (a module per event or service) and the command line (a module per command).
+NAMED_BY_FOLDER = ("events", "subscribers", "data", "actions", "queues", "cli")
+
+
+def layout() -> dict[str, str]:
+    """The README's layout, by top-level entry (``src/briefy/common/``...): the text of each."""
+    readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    block = readme.split(".. layout-start\n", 1)[1].split(".. layout-end\n", 1)[0]
+    entries: dict[str, str] = {}
+    current = ""
+    for line in block.splitlines():
+        if re.match(r"    \S", line):
+            current = line.split()[0]
+            entries[current] = ""
+        elif current:
+            entries[current] += line + "\n"
+    return entries
+
+
+def test_the_layout_names_every_module() -> None:
+    """The README's "Where things are" names every folder and module of the package, and
+    nothing that is not there: a newcomer finds any module from it."""
+    entries = layout()
+    top = {"configure.zcml", "src/briefy/common/", "src/briefy/choreographer/", "benchmarks/", "tests/"}
+    assert top <= set(entries)
+    assert all((ROOT / entry).exists() for entry in entries)
+    missing = []
+    for package in ("common", "choreographer"):
+        root = ROOT / "src" / "briefy" / package
+        text = entries[f"src/briefy/{package}/"]
+        named = set(re.findall(r"^ {8}(\S.*?)(?: {2,}|$)", text, re.MULTILINE))
+        left = {name.strip() for column in named for name in re.split(r"[ ,]+", column) if name.strip()}
+        # Every name in the left column is there.
+        missing += [f"{package}/{name} (named, not there)" for name in left if not (root / name).exists()]
+        for path in sorted(root.rglob("*.py")):
+            relative = path.relative_to(root)
+            if path.name in ("__init__.py", "__main__.py") or "__pycache__" in relative.parts:
+                continue
+            if len(relative.parts) == 1:
+                found = path.name in left
+            else:
+                folder = relative.parts[0]
+                found = f"{folder}/" in left and (
+                    folder in NAMED_BY_FOLDER or re.search(rf"\b{path.stem}\b", text) is not None
+                )
+            if not found:
+                missing.append(f"{package}/{relative}")
+    assert missing == []
