@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     for flag, text in (
         ("--events", "events per loop and round of the steady stream"),
         ("--backlog", "events waiting when a loop starts draining the backlog"),
-        ("--rounds", "rounds of the ceiling then the worker (a last ceiling closes them)"),
+        ("--rounds", "rounds of the worker beside the ceiling (and one of the ceiling beside itself)"),
         ("--window", "most events awaiting their output at once in the steady stream"),
         ("--warmup", "events through each loop before it is measured"),
         ("--inprocess-events", "events through the in-process pipeline"),
