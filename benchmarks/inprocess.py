@@ -18,9 +18,9 @@ from benchmarks.memory import MemoryClient
 from briefy.choreographer.bootstrap import Application, connect
 from briefy.choreographer.config import Settings
 from briefy.choreographer.events import parse_event
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.logging import configure_logging
 from briefy.choreographer.pipeline.job import Job
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.choreographer.site import load_site
 from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import OutgoingMessage, SQSMessage

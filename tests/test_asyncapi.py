@@ -36,10 +36,10 @@ from briefy.choreographer.cli.asyncapi import render
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import ERROR_TYPES
 from briefy.choreographer.events import IInternalEvent, InternalEvent, internal_event, parse_event
+from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.deadletter import letter
 from briefy.choreographer.pipeline.job import Job
-from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.queues.mail import MailQueue
 from briefy.choreographer.site import load_site, reset_site
 from briefy.common.claimcheck import SIZE_ATTRIBUTES

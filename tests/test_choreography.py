@@ -16,7 +16,7 @@ from briefy.choreographer.errors import ActionError
 from briefy.choreographer.events import InternalEvent, event_factory, internal_event, parse_event
 from briefy.choreographer.events.lead import LeadCreated
 from briefy.choreographer.events.mail import MailSent
-from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.common.interfaces import IQueue
 from tests.support import LEAD_DATA, MAIL_DATA, event
 

@@ -19,7 +19,7 @@ from briefy.choreographer.admin.introspect import choreography
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import StartupError
 from briefy.choreographer.events import IInternalEvent, internal_event, parse_event
-from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.choreographer.site import extensions, load_site, reset_site
 from briefy.common.interfaces import IQueue
 from tests.packages import SLACK, install_extension, install_project

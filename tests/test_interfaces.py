@@ -17,9 +17,9 @@ from briefy.choreographer.data.mail import MailDTO
 from briefy.choreographer.events import IInternalEvent, InternalEvent, parse_event
 from briefy.choreographer.events.lead import ILeadCreated, ILeadEvent, LeadCreated
 from briefy.choreographer.events.mail import IMailEvent, IMailSent, MailSent
+from briefy.choreographer.events.outbox import ImmediateOutbox, PlanningOutbox
 from briefy.choreographer.interfaces import IOutbox
 from briefy.choreographer.pipeline.listeners import Listeners, LogLines, PipelineListener
-from briefy.choreographer.pipeline.outbox import ImmediateOutbox, PlanningOutbox
 from briefy.choreographer.queues.mail import MailQueue
 from briefy.choreographer.queues.notification import NotificationQueue
 from briefy.common.interfaces import IEvent, IQueue

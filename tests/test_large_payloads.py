@@ -12,7 +12,8 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from structlog.testing import capture_logs
 
-from briefy.choreographer.bootstrap import Application, bootstrap, connect, make_client
+from briefy.choreographer.bootstrap import Application, bootstrap, connect
+from briefy.choreographer.clients import make_client
 from briefy.choreographer.config import Settings, SettingsError
 from briefy.choreographer.pipeline.payloads import LargePayloads
 from briefy.choreographer.site import load_site

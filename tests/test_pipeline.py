@@ -17,9 +17,9 @@ from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import parse_event
 from briefy.choreographer.events.lead import ILeadCreated, LeadCreated
 from briefy.choreographer.events.message import NAMESPACE, derived_id
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.pipeline.decide import DeadLetter, Done, Retry, RetryPolicy, decide
 from briefy.choreographer.pipeline.job import Job
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.choreographer.pipeline.state import RetryState
 from briefy.choreographer.worker import Worker
 from briefy.common.queue.message import OutgoingMessage, SendResult, SQSMessage

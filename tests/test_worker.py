@@ -9,7 +9,8 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from structlog.testing import capture_logs
 
-from briefy.choreographer.bootstrap import Application, bootstrap, tool_client
+from briefy.choreographer.bootstrap import Application, bootstrap
+from briefy.choreographer.clients import tool_client
 from briefy.choreographer.config import Settings
 from briefy.choreographer.worker import Worker
 from tests.faults import Faults, to_queue

@@ -20,7 +20,7 @@ from briefy.choreographer.events import (
     parse_event,
 )
 from briefy.choreographer.events.message import derived_id
-from briefy.choreographer.pipeline.outbox import PlanningOutbox
+from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.choreographer.site import Site
 from briefy.common.interfaces import IQueue
 

@@ -11,10 +11,10 @@ from typing import Any, TextIO
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from briefy.choreographer.bootstrap import tool_client
 from briefy.choreographer.cli.common import FAILED, OK, USAGE, fail, guarded, load, settings_for_tool
 from briefy.choreographer.cli.dryrun import read, report, verdict
 from briefy.choreographer.cli.sqs import not_running
+from briefy.choreographer.clients import tool_client
 from briefy.choreographer.site import Site
 from briefy.common.errors import QueueNotFound
 from briefy.common.interfaces import IQueue

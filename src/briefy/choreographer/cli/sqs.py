@@ -9,8 +9,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from briefy.choreographer.bootstrap import tool_client
 from briefy.choreographer.cli.common import USAGE, fail
+from briefy.choreographer.clients import tool_client
 from briefy.choreographer.config import Settings
 from briefy.choreographer.errors import StartupError
 from briefy.choreographer.site import CHECKOUT, Site, from_checkout

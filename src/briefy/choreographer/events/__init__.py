@@ -17,8 +17,8 @@ from zope.interface import implementer
 
 from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage, parse_event
+from briefy.choreographer.events.outbox import ImmediateOutbox
 from briefy.choreographer.interfaces import IInternalEvent, IOutbox
-from briefy.choreographer.pipeline.outbox import ImmediateOutbox
 
 __all__ = [
     "Envelope",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from briefy.choreographer.errors import BadInput
-from briefy.choreographer.events.message import load_json
+from briefy.choreographer.events.jsontext import load_json
 
 SNS = "sns"
 EVENTBRIDGE = "eventbridge"

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-
-import orjson
+from typing import Any
 
 from briefy.choreographer.errors import BadInput
-
-if TYPE_CHECKING:
-    from briefy.choreographer.events.envelopes import Envelope
+from briefy.choreographer.events.envelopes import Envelope, unwrap
+from briefy.choreographer.events.jsontext import load_json
 
 #: Namespace of the ids the choreographer derives (event ids, output ids).
 NAMESPACE = uuid.UUID("6f1d3c56-4a53-5b7e-9d0e-5b1f0c6a2e91")
 
-#: Digits as "0", everything else as " ": a run of 19 zeros is a number that may not fit in
-#: 64 bits (orjson reads those as floats). Measured: 1.2 us on a 500-byte body, where the
-#: regular expression ``[0-9]{19}`` takes 14 us (it tries every digit as a start).
-_DIGITS = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_LONG_RUN = b"0" * 19
 _REQUIRED_TEXT = ("event_name", "guid")
 _OPTIONAL_TEXT = ("id", "actor", "request_id")
 
@@ -63,8 +54,6 @@ def parse_event(body: str | bytes, fallback_id: str = "") -> EventMessage:
     document = load_json(body)
     if type(document) is not dict or "event_name" in document:
         return _checked(document, body, fallback_id, None)
-    from briefy.choreographer.events.envelopes import unwrap  # envelopes reads JSON with this module
-
     document, envelope = unwrap(document)
     if (
         envelope is not None
@@ -113,23 +102,6 @@ def _checked(document: Any, body: str | bytes, fallback_id: str, envelope: Envel
         body=body_text(body),
         envelope=envelope,
     )
-
-
-def load_json(body: str | bytes) -> Any:
-    """The JSON document of a body, integers exact; ``BadInput`` if it is not JSON."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise BadInput("invalid_json", f"body is not JSON: {error}") from None
-    raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
-    if _LONG_RUN not in raw.translate(_DIGITS):
-        return document
-    # orjson reads integers beyond 64 bits as floats, losing digits: the standard
-    # library keeps them exact (it is slower, so only where such a number may be).
-    try:
-        return json.loads(raw)
-    except RecursionError:
-        raise BadInput("invalid_json", "body is not JSON: nested too deep") from None
 
 
 def derived_id(fallback_id: str, body: str | bytes) -> str:

@@ -12,9 +12,9 @@ from briefy.common.worker import MAX_RECEIVE_BACKOFF, QueueWorker
 
 #: Seconds a readiness answer is reused, so probes cost at most one SQS call each.
 READY_TTL = 2.0
-#: The SQS client's read-timeout margin over the long-poll wait (see bootstrap.make_client).
+#: The SQS client's read-timeout margin over the long-poll wait (see clients.make_client).
 READ_MARGIN = 20
-#: botocore's attempts per call (standard retry mode, see bootstrap.make_client).
+#: botocore's attempts per call (standard retry mode, see clients.make_client).
 ATTEMPTS = 3
 
 

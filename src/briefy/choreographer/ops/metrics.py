@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.listeners import PipelineListener
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.common.claimcheck import SIZE_ATTRIBUTE
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import waitress
 from botocore.config import Config
 from prometheus_client import make_wsgi_app
 
-from briefy.choreographer.bootstrap import make_client
+from briefy.choreographer.clients import make_client
 from briefy.choreographer.errors import StartupError
 from briefy.choreographer.ops.health import Check, Health
 from briefy.choreographer.ops.metrics import Metrics

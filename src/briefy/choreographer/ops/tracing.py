@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from briefy.choreographer.errors import StartupError
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.choreographer.pipeline.trace import Tracing
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SendResult

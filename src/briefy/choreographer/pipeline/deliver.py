@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.choreographer.pipeline.payloads import LargePayloads
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SendResult

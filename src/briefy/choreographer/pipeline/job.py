@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage
-from briefy.choreographer.pipeline.outbox import Planned, PlanningOutbox
+from briefy.choreographer.events.outbox import Planned, PlanningOutbox
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
 from briefy.common.claimcheck import Pointer
 from briefy.common.queue.message import SendResult, SQSMessage

@@ -11,10 +11,10 @@ from typing import Any
 
 import structlog
 
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.logging import clip, correlation, envelope_fields
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.common.claimcheck import SIZE_ATTRIBUTE, stored_in
 from briefy.common.interfaces import IQueue
 from briefy.common.queue.message import SendResult

@@ -15,12 +15,12 @@ from zope.event import notify
 
 from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import EventMessage, internal_event, parse_event
+from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.choreographer.events.schema import DataSchemas
 from briefy.choreographer.logging import clip, envelope_fields
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
-from briefy.choreographer.pipeline.outbox import PlanningOutbox
 from briefy.choreographer.pipeline.payloads import LargePayloads
 from briefy.choreographer.pipeline.state import Seal
 from briefy.choreographer.pipeline.trace import Tracing

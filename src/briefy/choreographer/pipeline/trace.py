@@ -13,9 +13,9 @@ from collections.abc import Mapping
 
 import structlog
 
+from briefy.choreographer.events.outbox import Planned
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
-from briefy.choreographer.pipeline.outbox import Planned
 from briefy.common.queue.sqs import MAX_ATTRIBUTES
 from briefy.common.tracecontext import (
     AWS_TRACE_HEADER,

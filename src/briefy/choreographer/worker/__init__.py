@@ -164,9 +164,3 @@ class Worker(QueueWorker):
     def job(self, message: SQSMessage) -> Job:
         """The job the pipeline makes of ``message`` (see ``Planner.job``)."""
         return self.planner.job(message)
-
-
-if __name__ == "__main__":  # python -m briefy.choreographer.worker: the daemon
-    from briefy.choreographer.cli.worker import main
-
-    raise SystemExit(main())
