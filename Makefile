@@ -53,7 +53,7 @@ lock: $(RUN_STAMP)
 asyncapi: $(RUN_STAMP)
 	env -i PATH="$$PATH" CHOREOGRAPHER_EXTENSIONS=none $(BIN)/choreographer asyncapi --output asyncapi.yaml
 
-## lint: ruff's checks and format check (tox -e lint)
+## lint: ruff's checks and format check, and the import contracts (tox -e lint)
 lint: $(TEST_STAMP)
 	$(BIN)/tox run -e lint
 
