@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,14 +21,7 @@ import zope.component.testing
 from zope.event import notify
 from zope.interface import implementer
 
-from briefy.choreographer.admin.asyncapi import (
-    CLAIM_CHECK_MODULE,
-    RECEIVE_EVENTS,
-    SEND_DEAD_LETTERS,
-    TRACE_CONTEXT_MODULE,
-    document,
-    trace_attributes,
-)
+from briefy.choreographer.admin.asyncapi import RECEIVE_EVENTS, SEND_DEAD_LETTERS, TRACE_ATTRIBUTES, document
 from briefy.choreographer.admin.schemadiff import pointer
 from briefy.choreographer.cli import main
 from briefy.choreographer.cli.asyncapi import render
@@ -137,7 +129,7 @@ def test_a_receive_operation_with_a_message_per_event_name(registry: Any) -> Non
     assert payload["properties"]["event_name"]["const"] == "lead.created"
     assert payload["properties"]["data"]["type"] == "object"
     assert "no data_schema" in found["lead.created"]["description"]
-    assert set(found["mail.sent"]["headers"]["properties"]) == {*trace_attributes(), *SIZE_ATTRIBUTES}
+    assert set(found["mail.sent"]["headers"]["properties"]) == {*TRACE_ATTRIBUTES, *SIZE_ATTRIBUTES}
 
 
 def test_the_event_message_schema_takes_what_the_worker_takes(registry: Any) -> None:
@@ -213,48 +205,27 @@ def headers_of(doc: dict[str, Any]) -> dict[str, set[str]]:
     }
 
 
-def test_trace_headers_are_declared_only_where_the_worker_carries_trace_context(
-    registry: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no trace context module, no message declares trace headers; with one, the events and the
-    outputs declare the attributes it names, and a letter those the dead-letter module writes."""
-    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, None)  # the pointer's headers aside
-    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, None)  # a release that carries none
-    untraced = tuple(name for name in deadletter.EXPENDABLE if name not in ("traceparent", "tracestate"))
-    monkeypatch.setattr(deadletter, "EXPENDABLE", untraced)
-    assert trace_attributes() == ()
-    without = headers_of(doc_of())
-    assert without["event"] == set()
-    assert not {"traceparent", "tracestate"} & (without["output"] | without["letter"])
-
-    tracing = types.ModuleType(TRACE_CONTEXT_MODULE)
-    tracing.TRACEPARENT, tracing.TRACESTATE = "traceparent", "tracestate"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, TRACE_CONTEXT_MODULE, tracing)
-    monkeypatch.setattr(deadletter, "EXPENDABLE", (*untraced, "traceparent"))
-    doc = doc_of()
-    found = headers_of(doc)
-    assert found["event"] == {"traceparent", "tracestate"}
-    assert found["output"] == without["output"] | {"traceparent", "tracestate"}
-    assert found["letter"] == without["letter"] | {"traceparent"}  # what the letter writes, only
-    [mail] = messages(doc, "send.lead.created.mail")
+def test_trace_headers_are_declared_where_the_worker_reads_and_writes_them(registry: Any) -> None:
+    """The events and the outputs declare the trace context attributes; a letter declares only
+    those the dead-letter module writes (it keeps the traceparent the event came with)."""
+    found = headers_of(doc_of())
+    assert TRACE_ATTRIBUTES == ("traceparent", "tracestate")
+    assert set(TRACE_ATTRIBUTES) <= found["event"]
+    assert set(TRACE_ATTRIBUTES) <= found["output"]
+    written = {name for name in deadletter.EXPENDABLE if name in TRACE_ATTRIBUTES}
+    assert found["letter"] & set(TRACE_ATTRIBUTES) == written == {"traceparent"}
+    [mail] = messages(doc_of(), "send.lead.created.mail")
     assert mail["headers"]["properties"]["traceparent"]["pattern"].startswith("^[0-9a-f]{2}-")
     assert "traceparent" not in mail["headers"]["required"]  # an event without one gets a new trace
 
 
-def test_a_letters_pointer_attributes_are_declared_where_large_payloads_are_supported(
-    registry: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A claim check module's size attributes become headers: of the events (a pointer's body is
-    read from S3) and of the letter (kept on the letter of a pointer)."""
-    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, None)
-    without = headers_of(doc_of())
-    claim_check = types.ModuleType(CLAIM_CHECK_MODULE)
-    claim_check.SIZE_ATTRIBUTES = ("ExtendedPayloadSize",)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, CLAIM_CHECK_MODULE, claim_check)
+def test_a_large_payloads_size_attributes_are_declared_on_events_and_letters(registry: Any) -> None:
+    """The claim check's size attributes are headers of the events (a pointer's body is read from
+    S3) and of the letter (kept on the letter of a pointer), never of an output's."""
     found = headers_of(doc_of())
-    assert found["letter"] == without["letter"] | {"ExtendedPayloadSize"}
-    assert found["event"] == without["event"] | {"ExtendedPayloadSize"}
-    assert found["output"] == without["output"]
+    assert set(SIZE_ATTRIBUTES) <= found["event"]
+    assert set(SIZE_ATTRIBUTES) <= found["letter"]
+    assert not set(SIZE_ATTRIBUTES) & found["output"]
 
 
 def test_the_receive_operation_names_every_form_an_event_may_come_in(registry: Any) -> None:
@@ -269,23 +240,6 @@ def test_the_receive_operation_names_every_form_an_event_may_come_in(registry: A
         assert {"ExtendedPayloadSize", "SQSLargePayloadSize"} <= set(headers)
         assert "type" not in headers["ExtendedPayloadSize"]  # any value was allowed before: no narrowing
         assert "AWSTraceHeader" in headers["traceparent"]["description"]
-
-
-def test_a_broken_optional_module_is_not_taken_for_an_absent_one(
-    registry: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A trace context module that fails to import (a dependency missing) is an error, not silence."""
-    monkeypatch.delitem(sys.modules, TRACE_CONTEXT_MODULE, raising=False)
-    real = __import__("importlib").import_module
-
-    def importing(name: str, package: str | None = None) -> Any:
-        if name == TRACE_CONTEXT_MODULE:
-            raise ModuleNotFoundError("No module named 'opentelemetry'", name="opentelemetry")
-        return real(name, package)
-
-    monkeypatch.setattr("importlib.import_module", importing)
-    with pytest.raises(ModuleNotFoundError, match="opentelemetry"):
-        doc_of()
 
 
 def test_an_installed_extension_appears_with_no_extra_work(slack: None) -> None:

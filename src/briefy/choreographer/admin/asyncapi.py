@@ -14,7 +14,6 @@ structure back: operation ids and message names are part of its format.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Iterable, Mapping
 from importlib.metadata import PackageNotFoundError, version
@@ -30,9 +29,11 @@ from briefy.choreographer.events.schema import data_schema
 from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.state import SEAL, STATE
 from briefy.choreographer.site import Site
+from briefy.common.claimcheck import POINTER_CLASS, SIZE_ATTRIBUTE, SIZE_ATTRIBUTES
 from briefy.common.interfaces import IQueue
 from briefy.common.queue import sqs
 from briefy.common.queue.event import EVENTS_QUEUE
+from briefy.common.tracecontext import TRACEPARENT, TRACESTATE
 
 ASYNCAPI = "3.0.0"
 SQS_BINDING = "0.2.0"
@@ -42,7 +43,7 @@ SEND_DEAD_LETTERS = "sendDeadLetters"
 DEAD_LETTERS = "deadLetters"
 DEAD_LETTER = "deadLetter"
 #: W3C Trace Context ``traceparent``: version, trace id, parent id, flags.
-TRACEPARENT = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
+TRACEPARENT_PATTERN = "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 _NOT_AN_ID = re.compile(r"[^A-Za-z0-9._-]+")
 #: zope.interface's declaration API has no annotations.
@@ -64,7 +65,7 @@ _TRACE_IN = {
 _TRACE_OUT = {
     "traceparent": {
         "type": "string",
-        "pattern": TRACEPARENT,
+        "pattern": TRACEPARENT_PATTERN,
         "description": "W3C Trace Context: the event's trace id, and a parent id of this message's own.",
     },
     "tracestate": {
@@ -76,30 +77,8 @@ _TRACE_LETTER = {
     "traceparent": {"type": "string", "description": "The trace context the event came with, if any."},
     "tracestate": {"type": "string", "description": "The tracestate the event came with, if any."},
 }
-#: Where the worker's trace context attributes are named, when this release carries trace context.
-TRACE_CONTEXT_MODULE = "briefy.common.tracecontext"
-#: Where the attributes of a large payload's pointer are named, when this release has them.
-CLAIM_CHECK_MODULE = "briefy.common.claimcheck"
-
-
-def _optional(module: str) -> Any:
-    """The module, or None where this release has none of that name."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if error.name is not None and module.startswith(error.name):
-            return None
-        raise  # the module is there but needs one that is not: a real failure
-
-
-def trace_attributes() -> tuple[str, ...]:
-    """The message attributes that carry trace context, as the worker names them (none where it
-    carries no trace context)."""
-    found = _optional(TRACE_CONTEXT_MODULE)
-    if found is None:
-        return ()
-    names = (getattr(found, "TRACEPARENT", None), getattr(found, "TRACESTATE", None))
-    return tuple(name for name in names if isinstance(name, str))
+#: The message attributes that carry trace context, as the worker names them.
+TRACE_ATTRIBUTES = (TRACEPARENT, TRACESTATE)
 
 
 def _described(names: Iterable[str], descriptions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -293,7 +272,7 @@ def event_message(event: EventInfo, where: str) -> dict[str, Any]:
         "correlationId": {"location": "$message.payload#/request_id"},
         "headers": {
             "type": "object",
-            "properties": {**_described(trace_attributes(), _TRACE_IN), **_pointer_headers()},
+            "properties": {**_described(TRACE_ATTRIBUTES, _TRACE_IN), **_pointer_headers()},
         },
         "payload": event_payload(event.event_name, schema, where),
     }
@@ -435,7 +414,7 @@ def output_headers(action: str, events: list[str]) -> dict[str, Any]:
                 "type": "string",
                 "description": "The event's request_id (absent when the event has none).",
             },
-            **_described(trace_attributes(), _TRACE_OUT),
+            **_described(TRACE_ATTRIBUTES, _TRACE_OUT),
         },
     }
 
@@ -508,7 +487,7 @@ def dead_letter_message() -> dict[str, Any]:
 def _letter_extras() -> dict[str, Any]:
     """The attributes a letter may carry beyond its reason and the retry state, as the dead-letter
     module lists them (what it gives up when a letter is too big), and a large payload's pointer
-    attributes where this release has them."""
+    attributes."""
     known = {*deadletter.REASONS, STATE, SEAL}
     names = [name for name in deadletter.EXPENDABLE if name not in known]
     pointer = {
@@ -517,21 +496,14 @@ def _letter_extras() -> dict[str, Any]:
             "description": "Kept from the event when its body is a pointer to a large payload in S3, so "
             "a redrive reads the same object.",
         }
-        for name in size_attributes()
+        for name in SIZE_ATTRIBUTES
     }
     return {**_described(names, {**_TRACE_LETTER, **pointer}), **_described(pointer, pointer)}
 
 
-def size_attributes() -> list[str]:
-    """The attributes that say a body is a pointer to a large payload in S3, as the claim check
-    module names them (none where this release reads no large payloads)."""
-    claim_check = _optional(CLAIM_CHECK_MODULE)
-    return [name for name in getattr(claim_check, "SIZE_ATTRIBUTES", ()) if isinstance(name, str)]
-
-
 def _pointer_headers() -> dict[str, Any]:
     """The attributes that say an event's body is a pointer to the event in S3."""
-    names = size_attributes()
+    names = SIZE_ATTRIBUTES
     return {
         # No type: the headers allowed any value under these names before they were described.
         name: {
@@ -546,7 +518,7 @@ def _pointer_headers() -> dict[str, Any]:
 
 def other_forms() -> str:
     """What ``receiveEvents`` says of the forms an event may arrive in besides its own JSON body:
-    the envelopes, and a pointer to S3 as the claim check module reads it (where it is)."""
+    the envelopes, and a pointer to S3 as the claim check module reads it."""
     text = (
         " An event may also arrive wrapped, as a topic or a rule delivers it: as an SNS notification (raw "
         "message delivery off; the event is the envelope's Message, its MessageAttributes count as the "
@@ -555,15 +527,11 @@ def other_forms() -> str:
         "dead-lettered whole with the inner message's reason; another SNS message type as "
         "unsupported_envelope."
     )
-    claim_check, sizes = _optional(CLAIM_CHECK_MODULE), size_attributes()
-    pointer_class = getattr(claim_check, "POINTER_CLASS", None)
-    if isinstance(pointer_class, str) and sizes:
-        text += (
-            " A body too big for SQS may come as a pointer to the event in S3, in the Amazon SQS Extended "
-            f'Client\'s format (["{pointer_class}", {{"s3BucketName": ..., "s3Key": ...}}] with the '
-            f"{sizes[0]} attribute); a missing object is dead-lettered as payload_missing."
-        )
-    return text
+    return text + (
+        " A body too big for SQS may come as a pointer to the event in S3, in the Amazon SQS Extended "
+        f'Client\'s format (["{POINTER_CLASS}", {{"s3BucketName": ..., "s3Key": ...}}] with the '
+        f"{SIZE_ATTRIBUTE} attribute); a missing object is dead-lettered as payload_missing."
+    )
 
 
 def _receive(channel: str, keys: list[str]) -> dict[str, Any]:
