@@ -8,6 +8,7 @@ import os
 import secrets
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -197,18 +198,33 @@ def install_startup_handlers() -> None:
     signal.signal(signal.SIGINT, handle)
 
 
+#: Seconds after the stop signal in which another one is the same stop, not a second one. A
+#: signal to a whole process group reaches the worker and its parent, which forwards it (make
+#: does, and so does ``--processes``' supervisor under systemd's default KillMode): the two
+#: arrive milliseconds apart, where a person's second Ctrl-C comes later.
+SAME_STOP = 0.25
+
+
 def install_signal_handlers(worker: Any) -> None:
     """First SIGTERM/SIGINT: graceful stop. Second: exit at once (128 + the signal number).
 
-    The handler does no logging: it runs between two bytecodes of the main thread,
-    which may be holding the lock of the log line it is writing.
+    A signal within ``SAME_STOP`` seconds of the first is taken for the same stop,
+    and said so on stderr. The handler does no logging: it runs between two
+    bytecodes of the main thread, which may be holding the lock of the log line it
+    is writing.
     """
+    stopped_at: list[float] = []
 
     def handle(signum: int, _: Any) -> None:
         name = signal.Signals(signum).name
+        now = time.monotonic()
         if worker.stopping:
+            if stopped_at and now - stopped_at[0] < SAME_STOP:
+                os.write(2, f"choreographer worker: {name} again at once: the same stop\n".encode())
+                return
             os.write(2, f"choreographer worker: second {name}: exiting at once\n".encode())
             os._exit(128 + signum)
+        stopped_at.append(now)
         worker.stop(reason=name)
 
     signal.signal(signal.SIGTERM, handle)
