@@ -119,7 +119,7 @@ class Queue:
         group_id: str | None = None,
         delay: int = 0,
     ) -> str:
-        """Validate, serialise and send one payload; return the SQS MessageId."""
+        """``IQueue.write_message``: the schema check, then one SendMessage (``send``)."""
         self.validate(payload)
         return self.send(OutgoingMessage(dumps(payload), dict(attributes or {}), dedup_id, group_id, delay))
 
