@@ -17,16 +17,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SCRIPT = """
-import signal, threading, time
-from briefy.choreographer.cli.worker import install_signal_handlers
+#: A worker with one batch, taking SECONDS, and the real signal handlers.
+WORKER = """
+import os, signal, threading, time
+from briefy.choreographer.cli.worker import SAME_STOP, install_signal_handlers
 from tests.test_queue_worker import FakeQueue, Recording
 
 queue = FakeQueue()
 queue.put(1)
-worker = Recording(queue, seconds=60)  # the batch takes a minute
+worker = Recording(queue, seconds=SECONDS)
 worker.shutdown_timeout = 60
 install_signal_handlers(worker)
+"""
+
+SCRIPT = (
+    WORKER.replace("SECONDS", "60")
+    + """
 sleeper = threading.Thread(target=time.sleep, args=(120,), daemon=True)
 sleeper.start()
 
@@ -44,6 +50,7 @@ threading.Thread(target=signals, daemon=True).start()
 worker.run()
 print("run returned", flush=True)
 """
+)
 
 
 def test_a_second_signal_to_another_thread_exits_at_once() -> None:
@@ -57,16 +64,9 @@ def test_a_second_signal_to_another_thread_exits_at_once() -> None:
     assert b"second" in run.stdout and b"run returned" not in run.stdout
 
 
-TWICE = """
-import os, signal, threading, time
-from briefy.choreographer.cli.worker import SAME_STOP, install_signal_handlers
-from tests.test_queue_worker import FakeQueue, Recording
-
-queue = FakeQueue()
-queue.put(1)
-worker = Recording(queue, seconds=1)  # the batch takes a second
-worker.shutdown_timeout = 60
-install_signal_handlers(worker)
+TWICE = (
+    WORKER.replace("SECONDS", "1")
+    + """
 
 def signals():
     while worker.heartbeat.in_flight() != 1:  # the batch is being processed
@@ -82,6 +82,7 @@ threading.Thread(target=signals, daemon=True).start()
 worker.run()
 print("run returned", len(worker.batches), flush=True)
 """
+)
 
 
 def test_a_signal_that_comes_with_the_first_is_the_same_stop() -> None:
