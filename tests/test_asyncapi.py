@@ -208,13 +208,14 @@ def headers_of(doc: dict[str, Any]) -> dict[str, set[str]]:
 def test_trace_headers_are_declared_where_the_worker_reads_and_writes_them(registry: Any) -> None:
     """The events and the outputs declare the trace context attributes; a letter declares only
     those the dead-letter module writes (it keeps the traceparent the event came with)."""
-    found = headers_of(doc_of())
+    doc = doc_of()
+    found = headers_of(doc)
     assert TRACE_ATTRIBUTES == ("traceparent", "tracestate")
     assert set(TRACE_ATTRIBUTES) <= found["event"]
     assert set(TRACE_ATTRIBUTES) <= found["output"]
     written = {name for name in deadletter.EXPENDABLE if name in TRACE_ATTRIBUTES}
     assert found["letter"] & set(TRACE_ATTRIBUTES) == written == {"traceparent"}
-    [mail] = messages(doc_of(), "send.lead.created.mail")
+    [mail] = messages(doc, "send.lead.created.mail")
     assert mail["headers"]["properties"]["traceparent"]["pattern"].startswith("^[0-9a-f]{2}-")
     assert "traceparent" not in mail["headers"]["required"]  # an event without one gets a new trace
 

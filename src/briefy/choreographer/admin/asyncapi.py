@@ -50,32 +50,32 @@ _NOT_AN_ID = re.compile(r"[^A-Za-z0-9._-]+")
 _implemented_by: Any = implementedBy
 
 _TRACE_IN = {
-    "traceparent": {
+    TRACEPARENT: {
         "type": "string",
         "description": "W3C Trace Context: the trace the event belongs to "
         "(00-<trace id>-<parent id>-<flags>). Without it, X-Ray's AWSTraceHeader message system "
         "attribute (Root=1-<8 hex>-<24 hex>;Parent=<16 hex>;Sampled=<0|1>) is read; in an SNS "
         "envelope, the envelope's MessageAttributes count. A malformed value is ignored, never bad input.",
     },
-    "tracestate": {
+    TRACESTATE: {
         "type": "string",
         "description": "W3C Trace Context: vendor state, kept with traceparent.",
     },
 }
 _TRACE_OUT = {
-    "traceparent": {
+    TRACEPARENT: {
         "type": "string",
         "pattern": TRACEPARENT_PATTERN,
         "description": "W3C Trace Context: the event's trace id, and a parent id of this message's own.",
     },
-    "tracestate": {
+    TRACESTATE: {
         "type": "string",
         "description": "W3C Trace Context: the event's tracestate, if it had one.",
     },
 }
 _TRACE_LETTER = {
-    "traceparent": {"type": "string", "description": "The trace context the event came with, if any."},
-    "tracestate": {"type": "string", "description": "The tracestate the event came with, if any."},
+    TRACEPARENT: {"type": "string", "description": "The trace context the event came with, if any."},
+    TRACESTATE: {"type": "string", "description": "The tracestate the event came with, if any."},
 }
 #: The message attributes that carry trace context, as the worker names them.
 TRACE_ATTRIBUTES = (TRACEPARENT, TRACESTATE)

@@ -213,18 +213,19 @@ def install_signal_handlers(worker: Any) -> None:
     bytecodes of the main thread, which may be holding the lock of the log line it
     is writing.
     """
-    stopped_at: list[float] = []
+    stopped_at: float | None = None  # when the signal that stopped the worker came
 
     def handle(signum: int, _: Any) -> None:
+        nonlocal stopped_at
         name = signal.Signals(signum).name
         now = time.monotonic()
         if worker.stopping:
-            if stopped_at and now - stopped_at[0] < SAME_STOP:
+            if stopped_at is not None and now - stopped_at < SAME_STOP:
                 os.write(2, f"choreographer worker: {name} again at once: the same stop\n".encode())
                 return
             os.write(2, f"choreographer worker: second {name}: exiting at once\n".encode())
             os._exit(128 + signum)
-        stopped_at.append(now)
+        stopped_at = now
         worker.stop(reason=name)
 
     signal.signal(signal.SIGTERM, handle)
