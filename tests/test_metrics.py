@@ -218,3 +218,19 @@ def test_production_serves_metrics_by_default() -> None:
         == 0
     )
     assert Settings.from_env({}).metrics_port == 0
+
+
+def test_a_batch_cut_short_by_a_bug_counts_what_it_settled(run: Run) -> None:
+    """A bug of ours after the outcomes were decided (here, in the delete) still leaves the
+    settled events counted: the batch's counts are taken whatever ends it."""
+
+    def broken(messages: Any) -> None:
+        raise RuntimeError("a bug")
+
+    run.worker.settler.delete = broken  # type: ignore[method-assign]
+    run.send(event("lead.created", LEAD_DATA))
+    with pytest.raises(RuntimeError):
+        run.worker.run_once()
+    assert run.value("choreographer_events_received_total", event_name="lead.created") == 1
+    assert run.value("choreographer_events_processed_total", event_name="lead.created", outcome="done") == 1
+    assert run.value("choreographer_event_duration_seconds_count", event_name="lead.created") == 1

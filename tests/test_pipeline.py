@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 from zope.component import adapter
 from zope.interface import providedBy
@@ -169,3 +170,32 @@ def test_a_derived_event_id_is_stable_across_attempts() -> None:
     first = derived_id(message_id, "{}")
     assert first == str(uuid.uuid5(NAMESPACE, message_id))
     assert derived_id(first, "{}") == first
+
+
+def test_each_job_records_how_it_was_settled(app: Any) -> None:
+    """After a batch, each job says how it was settled: done, or dead-lettered with its type."""
+    worker = Worker(app)
+    for body in (orjson.dumps(event("lead.created", LEAD_DATA)).decode(), "{broken"):
+        app.client.send_message(QueueUrl=app.events.url, MessageBody=body)
+    messages = app.events.get_messages(10, 0)
+    jobs = [worker.planner.job(message) for message in messages]
+    worker._process(jobs)
+    assert sorted((job.outcome, job.error_type) for job in jobs) == [
+        ("dead_lettered", "invalid_json"),
+        ("done", ""),
+    ]
+
+
+def test_every_line_about_an_event_carries_the_same_fields(app: Any) -> None:
+    """The line logged while the event is dispatched and the line of its action name the event
+    alike: its name, ids and trace."""
+    worker = Worker(app)
+    body = orjson.dumps(event("lead.created", LEAD_DATA)).decode()
+    app.client.send_message(QueueUrl=app.events.url, MessageBody=body)
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        assert worker.run_once() == 1
+    fields = ("event_name", "event_id", "guid", "request_id", "trace_id")
+    [dispatched] = [line for line in logs if line["event"] == "event_dispatched"]
+    [sent] = [line for line in logs if line["event"] == "action_sent"]
+    assert all(dispatched[key] for key in fields)
+    assert {key: dispatched[key] for key in fields} == {key: sent[key] for key in fields}

@@ -19,15 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from briefy.choreographer.events.outbox import Planned
-from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.common.claimcheck import SIZE_ATTRIBUTE
 
 if TYPE_CHECKING:
     from briefy.choreographer.pipeline.job import Job
-    from briefy.common.interfaces import IQueue
-    from briefy.common.queue.message import SendResult
     from briefy.common.worker import QueueWorker
 
 #: Outcomes of an event in one attempt (``choreographer_events_processed_total``; ``held``:
@@ -154,12 +150,15 @@ class Metrics:
 
 
 class MetricsListener(PipelineListener):
-    """Counts what the pipeline does into ``metrics``.
+    """Counts what the pipeline did into ``metrics``, once per batch: each settled job's
+    outcome (``Job.outcome``), its actions' sends and its duration.
 
-    The labelled children are kept once made, as prometheus_client advises for
-    metrics updated on a hot path (``labels()`` validates and locks on every call);
-    their number is bounded by the labels' values (registered event names, actions,
-    outcomes, error types).
+    A batch's counts are summed first and each labelled child is incremented once, since
+    prometheus_client takes a lock on every increment; only the event durations are
+    observed one by one. The labelled children are kept once made, as prometheus_client
+    advises for metrics updated on a hot path (``labels()`` validates and locks on every
+    call); their number is bounded by the labels' values (registered event names,
+    actions, outcomes, error types).
     """
 
     def __init__(self, metrics: Metrics) -> None:
@@ -173,41 +172,28 @@ class MetricsListener(PipelineListener):
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def planned(self, job: Job) -> None:
-        self._child(self.metrics.events_received, self.metrics.label(job.event_name)).inc()
-        envelope = job.envelope
-        if envelope is not None:
-            self._child(self.metrics.envelopes, envelope.kind).inc()
-        if job.pointer is not None and job.event is not None:
-            self._child(self.metrics.large_payloads, "read").inc()
-
-    def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
-        self._child(self.metrics.actions, planned.name, planned.queue_name, action_outcome(result)).inc()
-        if result.ok and SIZE_ATTRIBUTE in result.message.attributes:
-            self._child(self.metrics.large_payloads, "stored").inc()
-
-    def done(self, job: Job) -> None:
-        self._settled(job, "done")
-
-    def retried(self, job: Job, retry: Retry, envelope: bool) -> None:
-        self._settled(job, "retried")
-
-    def dead_lettered(self, job: Job, letter: DeadLetter, dead_letter_id: str) -> None:
-        self._settled(job, "dead_lettered")
-        self._child(
-            self.metrics.events_dead_lettered, self.metrics.label(job.event_name), letter.error_type
-        ).inc()
-
-    def dead_letter_failed(
-        self, job: Job, letter: DeadLetter, error: str, transient: bool, held_for: int = 0, detail: str = ""
-    ) -> None:
-        if not transient:  # a transient failure is counted as the retry that follows it
-            self._settled(job, "held")
-
     def batch_done(self, jobs: Sequence[Job], seconds: float) -> None:
-        self.metrics.batch_seconds.observe(seconds)
-
-    def _settled(self, job: Job, outcome: str) -> None:
-        name = self.metrics.label(job.event_name)
-        self._child(self.metrics.events_processed, name, outcome).inc()
-        self._child(self.metrics.event_seconds, name).observe(time.monotonic() - job.message.arrived_at)
+        metrics, now = self.metrics, time.monotonic()
+        counts: dict[tuple[Any, ...], int] = {}
+        for job in jobs:
+            if not job.outcome:  # not settled in this batch (a FIFO group's next, released)
+                continue
+            name = metrics.label(job.event_name)
+            keys = [(metrics.events_received, name), (metrics.events_processed, name, job.outcome)]
+            if job.outcome == "dead_lettered":
+                keys.append((metrics.events_dead_lettered, name, job.error_type))
+            envelope = job.envelope
+            if envelope is not None:
+                keys.append((metrics.envelopes, envelope.kind))
+            if job.pointer is not None and job.event is not None:
+                keys.append((metrics.large_payloads, "read"))
+            for planned, result in job.results:
+                keys.append((metrics.actions, planned.name, planned.queue_name, action_outcome(result)))
+                if result.ok and SIZE_ATTRIBUTE in result.message.attributes:
+                    keys.append((metrics.large_payloads, "stored"))
+            for key in keys:
+                counts[key] = counts.get(key, 0) + 1
+            self._child(metrics.event_seconds, name).observe(now - job.message.arrived_at)
+        for (metric, *labels), count in counts.items():
+            self._child(metric, *labels).inc(count)
+        metrics.batch_seconds.observe(seconds)

@@ -8,6 +8,7 @@ from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events.envelopes import Envelope
 from briefy.choreographer.events.message import EventMessage
 from briefy.choreographer.events.outbox import Planned, PlanningOutbox
+from briefy.choreographer.logging import clip, correlation, envelope_fields
 from briefy.choreographer.pipeline.state import NO_STATE, RetryState
 from briefy.common.claimcheck import Pointer
 from briefy.common.queue.message import SendResult, SQSMessage
@@ -36,6 +37,14 @@ class Job:
     #: The event's own place in its trace (the incoming trace's, or a new one); its outputs
     #: carry this trace, each with a span id of its own (``pipeline.trace``).
     trace: TraceContext | None = None
+    #: How the job was settled: ``done``, ``retried``, ``dead_lettered`` or ``held`` (its
+    #: dead letter refused for good); empty while it is not (``pipeline.settle``).
+    outcome: str = ""
+    #: The ``error_type`` of the dead letter written (or held) for it.
+    error_type: str = ""
+    #: ``log_fields()``, kept once the event is parsed and its trace begun (they do not
+    #: change after).
+    _fields: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     @property
     def done_before(self) -> list[str]:
@@ -68,6 +77,23 @@ class Job:
         if self.event is not None:
             return self.event.envelope
         return self.bad.envelope if self.bad is not None else None
+
+    def log_fields(self) -> dict[str, str]:
+        """The fields that tie a log line to the job's event: its name and ids (those it has),
+        its trace, and the envelope it came in. Every line about the event carries them (the
+        planner binds them for the lines logged while the event is dispatched). Made once
+        the event is parsed and its trace begun; the caller must not change them."""
+        if self._fields is not None:
+            return self._fields
+        fields = {"event_name": clip(self.event_name), **correlation(self.event)}
+        if self.trace is not None:
+            fields["trace_id"] = self.trace.trace_id
+        envelope = self.envelope
+        if envelope is not None:
+            fields.update(envelope_fields(envelope))
+        if self.event is not None and self.trace is not None:
+            self._fields = fields
+        return fields
 
     def done(self) -> list[str]:
         """Every action done so far, this attempt included."""

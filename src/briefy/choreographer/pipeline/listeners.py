@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from briefy.choreographer.events.outbox import Planned
-from briefy.choreographer.logging import clip, correlation, envelope_fields
+from briefy.choreographer.logging import clip
 from briefy.choreographer.pipeline.decide import DeadLetter, Retry
 from briefy.choreographer.pipeline.job import Job
 from briefy.common.claimcheck import SIZE_ATTRIBUTE, stored_in
@@ -107,11 +107,11 @@ class LogLines(PipelineListener):
         self.debug = self.log.is_enabled_for(logging.DEBUG)
 
     def sent(self, job: Job, planned: Planned, result: SendResult, queue: IQueue) -> None:
-        ids = _ids(job)
+        ids = job.log_fields()
         if result.ok:
             sent = result.message
             if SIZE_ATTRIBUTE in sent.attributes:  # stored in S3: the line says where
-                ids["payload"] = stored_in(sent.body, sent.attributes)
+                ids = {**ids, "payload": stored_in(sent.body, sent.attributes)}
             self.log.info(
                 "action_sent", message_id=result.message_id, action=planned.name, queue=queue.name, **ids
             )
@@ -128,7 +128,7 @@ class LogLines(PipelineListener):
     def done(self, job: Job) -> None:
         if self.debug:
             self.log.debug(
-                "event_done", message_id=job.message.message_id, actions=len(job.results), **_ids(job)
+                "event_done", message_id=job.message.message_id, actions=len(job.results), **job.log_fields()
             )
 
     def retried(self, job: Job, retry: Retry, envelope: bool) -> None:
@@ -139,7 +139,7 @@ class LogLines(PipelineListener):
             retry_in=retry.delay,
             remaining=list(retry.remaining),
             envelope=envelope,
-            **_ids(job),
+            **job.log_fields(),
         )
 
     def dead_lettered(self, job: Job, letter: DeadLetter, dead_letter_id: str) -> None:
@@ -149,7 +149,7 @@ class LogLines(PipelineListener):
             message_id=job.message.message_id,
             error_type=letter.error_type,
             reason=letter.reason,
-            **_ids(job),
+            **job.log_fields(),
         )
 
     def dead_letter_failed(
@@ -166,21 +166,9 @@ class LogLines(PipelineListener):
             error_type=letter.error_type,
             reason=letter.reason,
             **extra,
-            **_ids(job),
+            **job.log_fields(),
         )
 
     def batch_done(self, jobs: Sequence[Job], seconds: float) -> None:
         if self.debug:
             self.log.debug("batch_done", received=len(jobs), seconds=round(seconds, 4))
-
-
-def _ids(job: Job) -> dict[str, str]:
-    """The fields that tie a line to its event: its name and ids (those it has), its trace,
-    and the envelope it came in."""
-    ids = {"event_name": clip(job.event_name), **correlation(job.event)}
-    if job.trace is not None:
-        ids["trace_id"] = job.trace.trace_id
-    envelope = job.envelope
-    if envelope is not None:
-        ids.update(envelope_fields(envelope))
-    return ids

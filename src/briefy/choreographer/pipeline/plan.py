@@ -17,7 +17,7 @@ from briefy.choreographer.errors import BadInput
 from briefy.choreographer.events import EventMessage, internal_event, parse_event
 from briefy.choreographer.events.outbox import PlanningOutbox
 from briefy.choreographer.events.schema import DataSchemas
-from briefy.choreographer.logging import clip, envelope_fields
+from briefy.choreographer.logging import clip
 from briefy.choreographer.pipeline.job import Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
@@ -111,21 +111,11 @@ class Planner:
         if event is None:
             return
         assert job.trace is not None
-        where: dict[str, str] = {}  # where the event came from, when not straight from SQS
-        if event.envelope is not None:
-            where.update(envelope_fields(event.envelope))
-        if job.pointer is not None:
-            where["payload"] = clip(str(job.pointer), 1024)
-        # Every line logged while the event is dispatched (handlers' own included) names it.
+        # Every line logged while the event is dispatched (handlers' own included) names it,
+        # and the S3 object it was read from, if any.
+        where = {"payload": clip(str(job.pointer), 1024)} if job.pointer is not None else {}
         tokens = bind_contextvars(
-            event_id=clip(event.id),
-            event_name=clip(event.event_name),
-            guid=clip(event.guid),
-            request_id=clip(event.request_id),
-            trace_id=job.trace.trace_id,
-            message_id=job.message.message_id,
-            attempt=job.attempt,
-            **where,
+            **job.log_fields(), message_id=job.message.message_id, attempt=job.attempt, **where
         )
         try:
             self._dispatch(job, event)

@@ -68,6 +68,7 @@ class Settler:
             outcome = decide(job, self.policy)
             if isinstance(outcome, Done):
                 finished.append(job.message)
+                job.outcome = "done"
                 self.listener.done(job)
             elif isinstance(outcome, DeadLetter):
                 dead.append((job, outcome))
@@ -104,6 +105,7 @@ class Settler:
         finished = []
         for (job, outcome, _), result in zip(writable, results, strict=True):
             if result.ok:
+                job.outcome, job.error_type = "dead_lettered", outcome.error_type
                 self.listener.dead_lettered(job, outcome, str(result.message_id))
                 finished.append(job.message)
             elif result.transient:
@@ -119,6 +121,7 @@ class Settler:
         if not held:
             return
         for job, outcome, error, detail in held:
+            job.outcome, job.error_type = "held", outcome.error_type
             self.listener.dead_letter_failed(job, outcome, error, False, DEAD_LETTER_HOLD, detail)
         messages = [job.message for job, _, _, _ in held]
         self.forget(messages)
@@ -158,6 +161,7 @@ class Settler:
             if job.done():
                 self.memory.remember(job.message.message_id, job.done())
         for job, retry in jobs:
+            job.outcome = "retried"
             self.listener.retried(job, retry, job.message in replaced)
         if rest:
             self.forget(job.message for job, _ in rest)

@@ -133,6 +133,12 @@ class Worker(QueueWorker):
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
         """Plan, deliver and settle a batch (round by round for a FIFO queue)."""
         jobs = [self.planner.job(message) for message in messages]
+        try:
+            self._process(jobs)
+        finally:  # what was settled is heard, even if a bug of ours cut the batch short
+            self.listener.batch_done(jobs, time.monotonic() - min(m.arrived_at for m in messages))
+
+    def _process(self, jobs: list[Job]) -> None:
         blocked: set[str | None] = set()
         finished: list[SQSMessage] = []
         waiting: list[SQSMessage] = []
@@ -154,7 +160,6 @@ class Worker(QueueWorker):
             # Still tracked while deleted: a redelivery meanwhile is adopted, not rerun.
             self.settler.delete(finished)
             self.heartbeat.forget(finished)
-        self.listener.batch_done(jobs, time.monotonic() - min(m.arrived_at for m in messages))
 
     def run(self) -> None:
         """Run until stopped (see ``QueueWorker.run``); then try the failed deletes once more."""
