@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from typing import Any
 
 import orjson
 import pytest
 
 from benchmarks import ceiling, inprocess
-from benchmarks.cpu import cpu_seconds
+from benchmarks.cpu import cpu_clock, cpu_seconds, proc_cpu_seconds
 from benchmarks.memory import MemoryClient
 from benchmarks.options import Options
 from benchmarks.process import LoopResult
@@ -99,6 +101,31 @@ def test_cpu_seconds_come_from_proc() -> None:
     """A live process has CPU seconds; a process that does not exist has none."""
     assert (cpu_seconds(os.getpid()) or 0) > 0
     assert cpu_seconds(2**22 + 1) is None
+    assert (proc_cpu_seconds(os.getpid()) or 0) > 0
+    assert proc_cpu_seconds(2**22 + 1) is None
+
+
+def test_cpu_seconds_of_another_process_count_its_ended_threads_finer_than_a_tick() -> None:
+    """Another process's CPU seconds come from its CPU clock: finer than /proc's clock ticks,
+    and counting the CPU of its threads that have ended."""
+    script = (
+        "import sys, threading, time\n"
+        "def spin():\n"
+        "    end = time.thread_time() + 0.123\n"
+        "    while time.thread_time() < end: pass\n"
+        "thread = threading.Thread(target=spin); thread.start(); thread.join()\n"
+        "print('spun', flush=True); sys.stdin.read()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"spun\n"
+        assert cpu_clock(child.pid) is not None
+        seconds = cpu_seconds(child.pid) or 0.0
+        ticks = proc_cpu_seconds(child.pid) or 0.0
+        assert seconds >= 0.123  # the ended thread's spin is in it
+        assert abs(seconds - ticks) < 0.05 and round(seconds * 100) != seconds * 100
+    finally:
+        child.communicate(b"")
 
 
 def loop(name: str, rate: float, cpu: float) -> LoopResult:
