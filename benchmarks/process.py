@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -111,10 +111,12 @@ def measure(
     timeout: float = 300.0,
     extra: Mapping[str, str] | None = None,
     backlog: bool = False,
+    mark: Callable[[int], object] | None = None,
 ) -> LoopResult:
     """Run loop ``name`` on fresh queues and measure ``events`` events through it: a steady
     stream of at most ``window`` awaiting their output, or (``backlog``) all of them waiting
-    on the queue when the loop, paused while they were sent, resumes."""
+    on the queue when the loop, paused while they were sent, resumes. ``mark`` is called
+    with the loop's pid where the measured stretch begins and where it ends."""
     client = server.client()
     with QueueSet(client) as queues, tempfile.TemporaryFile() as output:
         process = subprocess.Popen(
@@ -132,11 +134,15 @@ def measure(
                 process.send_signal(signal.SIGSTOP)
                 stream.preload(events)
                 process.send_signal(signal.SIGCONT)
+            if mark is not None:
+                mark(process.pid)
             before = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
             started = time.time()
             seconds = stream.run(0 if backlog else events, timeout=timeout, alive=alive, expect=events)
             ended = time.time()
             after = [cpu_seconds(process.pid), server.cpu_seconds(), time.process_time()]
+            if mark is not None:
+                mark(process.pid)
             cpu, server_cpu, harness_cpu = (
                 a - b if a is not None and b is not None else None for a, b in zip(after, before, strict=True)
             )

@@ -141,3 +141,29 @@ def test_a_measurement_that_fails_stops_the_one_beside_it(monkeypatch: pytest.Mo
     while (left := marked(mark)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert left == []
+
+
+def test_where_the_real_workers_cpu_goes() -> None:
+    """``python -m benchmarks.where`` measures every part in the real worker, and the parts
+    with the rest add up to the whole (speed is not asserted)."""
+    from benchmarks.where import PARTS
+
+    command = [sys.executable, "-m", "benchmarks.where", "--events", "100", "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout)
+    whole = figures.pop("whole")
+    assert set(figures) == {label for _, _, label in PARTS}
+    assert all(micros >= 0 for micros in figures.values())
+    assert figures["boto3's calls"] > 0 and figures["log lines: processors, JSON, write"] > 0
+    assert 0 < sum(figures.values()) <= whole * 1.05
+
+
+def test_where_fails_loudly_when_a_part_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part no longer where ``benchmarks.where`` looks fails the run, naming it, instead of
+    measuring nothing."""
+    from benchmarks import where
+
+    monkeypatch.setattr(where, "PARTS", [*where.PARTS, ("briefy.choreographer.worker", "Worker.gone", "x")])
+    with pytest.raises(RuntimeError, match=r"Worker\.gone is not there"):
+        where.run(10)
