@@ -53,12 +53,14 @@ PER_EVENT = "reading: pointer, parse, trace"
 SITE = Path(__file__).with_name("where_site")
 
 
-def run(events: int) -> dict[str, float]:
-    """Microseconds of CPU per event of each part, and of the whole worker (``whole``)."""
+def run(events: int, tree: Path | None = None) -> dict[str, float]:
+    """Microseconds of CPU per event of each part, and of the whole worker (``whole``);
+    ``tree``: the checkout whose ``src`` the worker runs (another commit's worktree)."""
+    path = [str(SITE), *([str(tree / "src")] if tree else []), str(SITE.parent.parent)]
     with tempfile.TemporaryDirectory() as folder, MotoServer() as server:
         out = Path(folder, "where.jsonl")
         extra = {
-            "PYTHONPATH": os.pathsep.join([str(SITE), str(SITE.parent.parent)]),
+            "PYTHONPATH": os.pathsep.join(path),
             "BENCH_WHERE_OUT": str(out),
             "BENCH_WHERE_PARTS": json.dumps(PARTS),
         }
@@ -101,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.where", description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=2000, help="events of the measured stretch (2000)")
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--tree", type=Path, help="the checkout whose worker runs (a worktree)")
     args = parser.parse_args(argv)
-    figures = run(args.events)
+    figures = run(args.events, args.tree)
     if args.json:
         print(json.dumps(figures))
         return 0
