@@ -19,16 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from briefy.choreographer.pipeline.job import DEAD_LETTERED, Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.common.claimcheck import SIZE_ATTRIBUTE
 
 if TYPE_CHECKING:
-    from briefy.choreographer.pipeline.job import Job
     from briefy.common.worker import QueueWorker
 
-#: Outcomes of an event in one attempt (``choreographer_events_processed_total``; ``held``:
-#: the dead-letter queue refused its letter for good, so it is kept on the events queue).
-OUTCOMES = ("done", "retried", "dead_lettered", "held")
 #: Label of an event name with no registered factory, and of a body with no name.
 UNREGISTERED = "(unregistered)"
 NO_NAME = "(none)"
@@ -180,7 +177,7 @@ class MetricsListener(PipelineListener):
                 continue
             name = metrics.label(job.event_name)
             keys = [(metrics.events_received, name), (metrics.events_processed, name, job.outcome)]
-            if job.outcome == "dead_lettered":
+            if job.outcome == DEAD_LETTERED:
                 keys.append((metrics.events_dead_lettered, name, job.error_type))
             envelope = job.envelope
             if envelope is not None:

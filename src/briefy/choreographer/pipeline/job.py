@@ -14,6 +14,10 @@ from briefy.common.claimcheck import Pointer
 from briefy.common.queue.message import SendResult, SQSMessage
 from briefy.common.tracecontext import TraceContext
 
+#: How a job is settled (``Job.outcome``): deleted, left to be retried, dead-lettered, or
+#: held on the events queue because the dead-letter queue refused its letter for good.
+DONE, RETRIED, DEAD_LETTERED, HELD = OUTCOMES = ("done", "retried", "dead_lettered", "held")
+
 
 @dataclass(slots=True, eq=False)
 class Job:
@@ -37,8 +41,7 @@ class Job:
     #: The event's own place in its trace (the incoming trace's, or a new one); its outputs
     #: carry this trace, each with a span id of its own (``pipeline.trace``).
     trace: TraceContext | None = None
-    #: How the job was settled: ``done``, ``retried``, ``dead_lettered`` or ``held`` (its
-    #: dead letter refused for good); empty while it is not (``pipeline.settle``).
+    #: How the job was settled, one of ``OUTCOMES``; empty while it is not (``pipeline.settle``).
     outcome: str = ""
     #: The ``error_type`` of the dead letter written (or held) for it.
     error_type: str = ""

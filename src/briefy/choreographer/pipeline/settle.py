@@ -14,7 +14,7 @@ import structlog
 
 from briefy.choreographer.pipeline import deadletter
 from briefy.choreographer.pipeline.decide import DeadLetter, Done, Retry, RetryPolicy, decide
-from briefy.choreographer.pipeline.job import Job
+from briefy.choreographer.pipeline.job import DEAD_LETTERED, DONE, HELD, RETRIED, Job
 from briefy.choreographer.pipeline.listeners import PipelineListener
 from briefy.choreographer.pipeline.memory import DoneMemory
 from briefy.choreographer.pipeline.retry import envelope
@@ -68,7 +68,7 @@ class Settler:
             outcome = decide(job, self.policy)
             if isinstance(outcome, Done):
                 finished.append(job.message)
-                job.outcome = "done"
+                job.outcome = DONE
                 self.listener.done(job)
             elif isinstance(outcome, DeadLetter):
                 dead.append((job, outcome))
@@ -105,7 +105,7 @@ class Settler:
         finished = []
         for (job, outcome, _), result in zip(writable, results, strict=True):
             if result.ok:
-                job.outcome, job.error_type = "dead_lettered", outcome.error_type
+                job.outcome, job.error_type = DEAD_LETTERED, outcome.error_type
                 self.listener.dead_lettered(job, outcome, str(result.message_id))
                 finished.append(job.message)
             elif result.transient:
@@ -121,7 +121,7 @@ class Settler:
         if not held:
             return
         for job, outcome, error, detail in held:
-            job.outcome, job.error_type = "held", outcome.error_type
+            job.outcome, job.error_type = HELD, outcome.error_type
             self.listener.dead_letter_failed(job, outcome, error, False, DEAD_LETTER_HOLD, detail)
         messages = [job.message for job, _, _, _ in held]
         self.forget(messages)
@@ -161,7 +161,7 @@ class Settler:
             if job.done():
                 self.memory.remember(job.message.message_id, job.done())
         for job, retry in jobs:
-            job.outcome = "retried"
+            job.outcome = RETRIED
             self.listener.retried(job, retry, job.message in replaced)
         if rest:
             self.forget(job.message for job, _ in rest)
