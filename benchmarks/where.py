@@ -1,12 +1,12 @@
 """Where the real worker's CPU goes: ``python -m benchmarks.where``.
 
 The in-process pipeline (``benchmarks.inprocess``) runs hot in caches of its own; in
-the real worker the same code costs more than twice as much, sharing the caches with
-boto3's calls and with moto's server. This runs the real worker on a steady stream
-(``benchmarks.process.measure``, production settings, its own moto server) with the
-CPU time of the calling thread taken around each part (``time.thread_time_ns``; a
-part's own, the parts inside it left out) and says what each costs per event over
-the measured stretch.
+the real worker the same code costs more than twice as much, sharing its thread's
+caches with boto3's calls (docs/performance.rst). This runs the real worker on a
+steady stream (``benchmarks.process.measure``, production settings, its own moto
+server) with the CPU time of the calling thread taken around each part
+(``time.thread_time_ns``; a part's own, the parts inside it left out) and says what
+each costs per event over the measured stretch, and how many boto3 calls it makes.
 
 A diagnostic, not a target: the wrappers are installed in the worker by a
 ``sitecustomize`` module (``benchmarks/where_site``) that only this command puts on
