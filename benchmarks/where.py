@@ -1,8 +1,8 @@
 """Where the real worker's CPU goes: ``python -m benchmarks.where``.
 
 The in-process pipeline (``benchmarks.inprocess``) runs hot in caches of its own; in
-the real worker the same code costs more than twice as much, sharing its thread's
-caches with boto3's calls (docs/performance.rst). This runs the real worker on a
+the real worker the same code costs more than twice as much, each batch running
+cold after the wait before it (docs/performance.rst). This runs the real worker on a
 steady stream (``benchmarks.process.measure``, production settings, its own moto
 server) with the CPU time of the calling thread taken around each part
 (``time.thread_time_ns``; a part's own, the parts inside it left out) and says what

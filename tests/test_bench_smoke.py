@@ -169,3 +169,16 @@ def test_where_fails_loudly_when_a_part_moved(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(where, "PARTS", [*where.PARTS, ("briefy.choreographer.worker", "Worker.gone", "x")])
     with pytest.raises(RuntimeError, match=r"Worker\.gone is not there"):
         where.run(10)
+
+
+def test_cold_measures_the_pipeline_after_each_wait() -> None:
+    """``python -m benchmarks.cold`` times the pipeline after each kind of wait, every round
+    (speed is not asserted)."""
+    from benchmarks.cold import BEFORE
+
+    command = [sys.executable, "-m", "benchmarks.cold", "--events", "40", "--rounds", "2", "--json"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    figures = json.loads(run.stdout)
+    assert list(figures) == list(BEFORE)
+    assert all(len(rounds) == 2 and all(micros > 0 for micros in rounds) for rounds in figures.values())
