@@ -13,6 +13,7 @@ batch is settled.
 
 from __future__ import annotations
 
+import collections
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -171,7 +172,7 @@ class MetricsListener(PipelineListener):
 
     def batch_done(self, jobs: Sequence[Job], seconds: float) -> None:
         metrics, now = self.metrics, time.monotonic()
-        counts: dict[tuple[Any, ...], int] = {}
+        counts: collections.Counter[tuple[Any, ...]] = collections.Counter()
         for job in jobs:
             if not job.outcome:  # not settled in this batch (a FIFO group's next, released)
                 continue
@@ -188,8 +189,7 @@ class MetricsListener(PipelineListener):
                 keys.append((metrics.actions, planned.name, planned.queue_name, action_outcome(result)))
                 if result.ok and SIZE_ATTRIBUTE in result.message.attributes:
                     keys.append((metrics.large_payloads, "stored"))
-            for key in keys:
-                counts[key] = counts.get(key, 0) + 1
+            counts.update(keys)
             self._child(metrics.event_seconds, name).observe(now - job.message.arrived_at)
         for (metric, *labels), count in counts.items():
             self._child(metric, *labels).inc(count)
