@@ -1,8 +1,18 @@
-"""BacklogProbe alone: when the receive loop probes for a backlog, on receive counts only."""
+"""BacklogProbe and Gathering alone: when the receive loop probes for a backlog, and when it
+gathers a second receive into a batch, on receive counts only."""
 
 from __future__ import annotations
 
-from briefy.common.backlog import AHEAD, FULL_TO_GROW, GROW, HANDLE, MAX_PROBE_AFTER, BacklogProbe
+from briefy.common.backlog import (
+    AHEAD,
+    FULL_TO_GROW,
+    GATHER_PAUSE,
+    GROW,
+    HANDLE,
+    MAX_PROBE_AFTER,
+    BacklogProbe,
+    Gathering,
+)
 
 
 def test_a_probe_that_comes_back_short_makes_the_next_one_wait_longest() -> None:
@@ -34,3 +44,16 @@ def test_a_probe_that_comes_back_full_is_a_backlog() -> None:
     assert probe.received(10, room=True) == AHEAD
     assert [probe.received(10, room=True) for _ in range(3)] == [GROW] * 3
     assert BacklogProbe(10, probing=True).received(10, room=False) == GROW  # a further loop
+
+
+def test_only_a_full_receive_is_gathered_after_and_an_empty_gather_pauses() -> None:
+    """A gather follows full receives only; one that comes back empty leaves the next
+    GATHER_PAUSE full receives alone (short ones do not count); one that brings anything,
+    however few, does not."""
+    gathering = Gathering(10)
+    assert [gathering.wanted(count) for count in (10, 9, 1, 0)] == [True, False, False, False]
+    gathering.gathered(3)
+    assert gathering.wanted(10)
+    gathering.gathered(0)
+    assert gathering.wanted(4) is False  # a short receive: no gather, the pause holds
+    assert [gathering.wanted(10) for _ in range(GATHER_PAUSE + 1)] == [False] * GATHER_PAUSE + [True]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from briefy.common.backlog import FULL_TO_GROW
+from briefy.common.backlog import FULL_TO_GROW, GATHER_PAUSE
 from briefy.common.climb import Climb
 from briefy.common.queue.message import SQSMessage
 from briefy.common.worker import QueueWorker
@@ -33,6 +33,7 @@ class FakeQueue:
         self.most_concurrent = 0
         self.released: list[str] = []
         self.arrived = threading.Condition(self.lock)
+        self.calls: list[tuple[int, int]] = []  # each receive's (count, wait_time)
 
     def put(self, count: int) -> None:
         with self.lock:
@@ -47,6 +48,7 @@ class FakeQueue:
             if not self.waiting:
                 self.arrived.wait(0.05)
             taken = [self.waiting.popleft() for _ in range(min(max_number, len(self.waiting)))]
+            self.calls.append((len(taken), wait_time))
         time.sleep(self.latency)  # a receive takes a little time
         with self.lock:
             self.concurrent -= 1
@@ -61,13 +63,15 @@ class Recording(QueueWorker):
     """Records each batch it processes; each takes ``seconds``."""
 
     def __init__(self, queue: FakeQueue, seconds: float = 0.02, **options: Any) -> None:
-        super().__init__(queue, wait_time=0, shutdown_timeout=5, **options)  # type: ignore[arg-type]
+        options = {"wait_time": 0, "shutdown_timeout": 5, **options}
+        super().__init__(queue, **options)  # type: ignore[arg-type]
         self.seconds = seconds
         self.batches: list[int] = []
-
+        self.untracked = 0  # messages processed while the heartbeat did not cover them
         self.threads: set[str] = set()
 
     def process_batch(self, messages: Sequence[SQSMessage]) -> None:
+        self.untracked += len(set(messages) - set(self.heartbeat.tracked()))
         time.sleep(self.seconds)
         self.batches.append(len(messages))
         self.threads.add(threading.current_thread().name)
@@ -105,7 +109,8 @@ def test_a_light_stream_is_received_in_full_batches_one_at_a_time() -> None:
 
 def test_a_backlog_far_away_is_drained_with_more_receives_at_once() -> None:
     """A backlog on a queue whose calls wait on the network (as real SQS's do): each receive
-    loop more drains it faster, so the climb starts them, and every batch is full."""
+    loop more drains it faster, so the climb starts them, and every batch is full (a receive
+    of 10, or two gathered by the loop that handles them)."""
     queue = FakeQueue()
     queue.latency = 0.02
     queue.put(1000)
@@ -118,7 +123,71 @@ def test_a_backlog_far_away_is_drained_with_more_receives_at_once() -> None:
     climbed = [line["loops"] for line in logs if line["event"] == "receive_loops"]
     assert climbed[:2] == [1, 2]
     assert queue.most_concurrent >= 2
-    assert worker.batches.count(10) == 100
+    assert set(worker.batches) == {10, 20}
+
+
+def test_a_full_receive_handled_in_the_loop_gathers_what_waits_behind_it() -> None:
+    """After a full receive, one more receive that does not wait takes what is already waiting,
+    and both are handled as one batch, every message under the heartbeat; after a short
+    receive nothing is gathered."""
+    queue = FakeQueue()
+    queue.put(25)
+    worker = Recording(queue, concurrency=1, wait_time=5)
+    thread = running(worker)
+    until(lambda: sum(worker.batches) == 25)
+    worker.stop()
+    thread.join(10)
+    assert worker.batches == [20, 5]
+    assert queue.calls[:3] == [(10, 5), (10, 0), (5, 5)]  # the gather did not wait
+    assert worker.untracked == 0
+
+
+class Failing(FakeQueue):
+    """A queue whose receives from the ``fail_from``-th on raise, as SQS unreachable would."""
+
+    fail_from = 2
+
+    def get_messages(self, max_number: int = 10, wait_time: int = 20) -> list[SQSMessage]:
+        if len(self.calls) + 1 >= self.fail_from:
+            self.calls.append((0, wait_time))
+            raise ConnectionError("SQS unreachable")
+        return super().get_messages(max_number, wait_time)
+
+
+def test_a_gather_that_fails_leaves_the_batch_as_received_and_says_so() -> None:
+    """A failed gather is logged (``gather_failed``) and the full receive's batch is handled
+    as it came; the receives after it meet the failure and back off as usual."""
+    queue = Failing()
+    queue.put(15)
+    worker = Recording(queue, concurrency=1, backoff_base=0.05)
+    with capture_logs() as logs:
+        thread = running(worker)
+        until(lambda: worker.batches == [10] and len(queue.calls) >= 3)
+        worker.stop()
+        thread.join(10)
+    [failed] = [line for line in logs if line["event"] == "gather_failed"]
+    assert (failed["log_level"], failed["queue"], failed["detail"]) == (
+        "warning",
+        "fake.queue",
+        "SQS unreachable",
+    )
+    assert "receive_failed" in [line["event"] for line in logs]  # the next receive backs off
+    assert len(queue.waiting) == 5  # not received, not lost
+
+
+def test_an_empty_gather_pauses_gathering() -> None:
+    """A gather that finds nothing cost a call for nothing: the next GATHER_PAUSE full
+    receives are handled alone, then gathering resumes."""
+    queue = FakeQueue()
+    queue.put(10)
+    worker = Recording(queue, concurrency=1)
+    thread = running(worker)
+    until(lambda: worker.batches == [10])
+    queue.put(10 * GATHER_PAUSE + 20)
+    until(lambda: sum(worker.batches) == 10 * GATHER_PAUSE + 30)
+    worker.stop()
+    thread.join(10)
+    assert worker.batches == [10] * (GATHER_PAUSE + 1) + [20]
 
 
 class Busy(FakeQueue):
@@ -155,7 +224,8 @@ def test_a_backlog_on_a_busy_server_is_drained_one_batch_at_a_time() -> None:
     steps = [(line["previous"], line["loops"]) for line in logs if line["event"] == "receive_loops"]
     assert steps == [(0, 1), (1, 0)]
     assert queue.most_concurrent == 1
-    assert worker.batches.count(10) == 40
+    assert set(worker.batches) <= {10, 20}  # handed over while probing; gathered when handled in the loop
+    assert worker.batches.count(20) >= 15
 
 
 def test_the_growth_waits_for_a_run_of_full_batches() -> None:
@@ -210,13 +280,15 @@ def test_a_stop_releases_batches_received_and_not_started() -> None:
     worker = Stuck(queue)
     worker._slots = 2  # one processing thread, room for a second batch to wait behind it
     worker._climb = Eager(1)  # the receive loop receives on: a batch waits behind the stuck one
-    queue.put(10 * (FULL_TO_GROW + 3))
+    queue.put(10 * (FULL_TO_GROW + 5))
     thread = running(worker)
     until(lambda: worker._in_progress == 2 and len(worker.batches) == FULL_TO_GROW)
     worker.stop()
     worker.go.set()
     thread.join(10)
-    assert worker.batches == [10] * (FULL_TO_GROW + 1)
+    # Handled in the receive loop, two receives gathered each; then the probe's batch, handed
+    # over, and the stuck one behind it; the one received behind that was released.
+    assert worker.batches == [20] * (FULL_TO_GROW - 1) + [10, 10]
     assert len(queue.released) == 10
 
 

@@ -7,6 +7,8 @@ How receiving keeps batches full at every load:
 - it waits until its batch is settled before it receives again, so the next receive
   collects everything that arrived meanwhile: a light or steady stream is handled
   in full batches, one at a time, as a plain receive/send/delete loop would;
+- after a full receive, a batch it handles itself takes in a second receive that does not
+  wait (``Gathering``): the messages already waiting, whose outputs share its sends;
 - after a few full receives in a row (``briefy.common.backlog``) it probes for a backlog: it
   receives the next batch while the last one is processed. A probe that comes
   back short means a steady stream, not a backlog: the loop goes back to one
@@ -34,7 +36,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from briefy.common.backlog import GROW, HANDLE, BacklogProbe
+from briefy.common.backlog import GROW, HANDLE, BacklogProbe, Gathering
 from briefy.common.climb import Climb
 from briefy.common.errors import error_code, is_transient
 from briefy.common.heartbeat import Heartbeat
@@ -170,6 +172,7 @@ class QueueWorker:
         over is handled in this thread, as a plain loop would.
         """
         backlog = BacklogProbe(self.batch_size, probing=not primary)  # a further loop receives on
+        gathering = Gathering(self.batch_size)
         try:
             while self._take_slot():
                 try:
@@ -214,7 +217,7 @@ class QueueWorker:
                     continue
                 # One batch at a time: handled here, as a plain loop would (no hand-over to
                 # another thread); the next receive takes what arrives meanwhile.
-                self._handle(messages)
+                self._handle(self._gather(messages, gathering))
                 self._wait_settled()
         except Exception:  # a bug: logged; run() starts the loop again
             log.exception("receive_loop_error")
@@ -222,6 +225,29 @@ class QueueWorker:
             with self._state:
                 self._receivers -= 1
                 self._state.notify_all()
+
+    def _gather(self, messages: list[SQSMessage], gathering: Gathering) -> list[SQSMessage]:
+        """``messages``, and what a receive that does not wait finds after them when
+        ``gathering`` wants it: one batch, under the receive's one slot. A failed gather is
+        logged and leaves ``messages`` as they are (the next receive backs off if it fails too)."""
+        if self.stopping or not gathering.wanted(len(messages)):
+            return messages
+        try:
+            more = self.fresh(self.queue.get_messages(self.batch_size, 0))
+        except Exception as error:
+            log.warning(
+                "gather_failed",
+                queue=self.queue.name,
+                error=error_code(error),
+                detail=str(error),
+                transient=is_transient(error),
+            )
+            more = []
+        gathering.gathered(len(more))
+        if not more:
+            return messages
+        self.heartbeat.track(more)
+        return messages + more
 
     def _take_slot(self) -> bool:
         """Wait for room to receive a batch; False once stopping."""
