@@ -118,21 +118,22 @@ class QueueWorker:
             failures = self._receive_failures = self._receive_failures + 1
             delay = self.backoff_base * 2 ** min(failures - 1, 16)
             delay = max(MIN_RECEIVE_BACKOFF, min(self.backoff_max, delay) * random.uniform(0.5, 1.0))
-            log.error(
-                "receive_failed",
-                queue=self.queue.name,
-                error=error_code(error),
-                detail=str(error),
-                transient=is_transient(error),
-                failures=failures,
-                retry_in=round(delay, 3),
-            )
+            log.error("receive_failed", **self._failure(error), failures=failures, retry_in=round(delay, 3))
             self._stopping.wait(delay)
             return []
         if self._receive_failures:
             log.info("receive_recovered", queue=self.queue.name, failures=self._receive_failures)
             self._receive_failures = 0
         return list(messages)
+
+    def _failure(self, error: Exception) -> dict[str, object]:
+        """The fields of a line about a failed receive."""
+        return {
+            "queue": self.queue.name,
+            "error": error_code(error),
+            "detail": str(error),
+            "transient": is_transient(error),
+        }
 
     def fresh(self, messages: Sequence[SQSMessage]) -> list[SQSMessage]:
         """The messages not already in progress here (SQS may deliver one again while it
@@ -235,13 +236,7 @@ class QueueWorker:
         try:
             more = self.fresh(self.queue.get_messages(self.batch_size, 0))
         except Exception as error:
-            log.warning(
-                "gather_failed",
-                queue=self.queue.name,
-                error=error_code(error),
-                detail=str(error),
-                transient=is_transient(error),
-            )
+            log.warning("gather_failed", **self._failure(error))
             more = []
         gathering.gathered(len(more))
         if not more:
