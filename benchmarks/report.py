@@ -135,7 +135,7 @@ def render(report: Report) -> str:
         f"backlog: {options.backlog} events waiting when the loop resumes.",
         f"{options.rounds} rounds of the worker and the ceiling side by side, at the same time, each with a",
         "server and a feeder of its own, and one round of the ceiling beside itself. Medians [min-max];",
-        "CPU is the loop process's own, from /proc; the targets take the median of the rounds' ratios.",
+        "CPU is the loop process's own (its CPU clock); the targets take the median of the rounds' ratios.",
         "",
     ]
     rows = [["scenario", "loop", "events/s", "CPU ms/event", "moto CPU ms/event"]]
