@@ -72,12 +72,12 @@ class Gathering:
     SendMessageBatch (of up to 10 entries) for both, where two batches would make one
     each. When the outputs are spread over several queues, that is fewer calls per event
     (on the reference choreography's two queues, half the sends: 0.31 calls per event
-    where a batch at a time makes 0.40). The price is the time of
-    one receive before the first receive's outputs are sent, and only after a full one:
-    a light stream's receives come back short and are handled at once. A gather that
-    comes back empty cost a call for nothing (a queue emptied by the full receive, or
-    SQS's short poll sampling too few of its servers), so the next ``GATHER_PAUSE``
-    full receives are handled alone.
+    where a batch at a time makes 0.40). The price is the time of one receive before the
+    first receive's outputs are sent, and only after a full one: a light stream's
+    receives come back short and are handled at once. A gather that comes back empty
+    cost a call for nothing (a queue emptied by the full receive, or SQS's short poll
+    sampling too few of its servers), so the next ``GATHER_PAUSE`` full receives are
+    handled alone.
     """
 
     def __init__(self, batch_size: int) -> None:
